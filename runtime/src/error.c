@@ -1,0 +1,30 @@
+/* Messages and names of the runtime's error codes, from the X-macro table. */
+#include "lusty/error.h"
+
+const char *lusty_strerror(int err)
+{
+    switch (err) {
+    case LUSTY_OK:
+        return "success";
+#define LUSTY__ERR_MSG(name, code, msg) \
+    case LUSTY_##name:                  \
+        return msg;
+        LUSTY_ERRNO_MAP(LUSTY__ERR_MSG)
+#undef LUSTY__ERR_MSG
+    }
+    return "unknown error";
+}
+
+const char *lusty_err_name(int err)
+{
+    switch (err) {
+    case LUSTY_OK:
+        return "LUSTY_OK";
+#define LUSTY__ERR_NAME(name, code, msg) \
+    case LUSTY_##name:                   \
+        return "LUSTY_" #name;
+        LUSTY_ERRNO_MAP(LUSTY__ERR_NAME)
+#undef LUSTY__ERR_NAME
+    }
+    return "LUSTY_EUNKNOWN";
+}

@@ -1,0 +1,95 @@
+#!/usr/bin/env bats
+# The command line as a whole: version, help, dispatch, usage errors.
+load helpers
+
+setup() { common_setup; }
+
+@test "--version prints the version" {
+    run -0 --separate-stderr lusty --version
+    assert_output --regexp '^lusty [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
+@test "no arguments prints the command list on stdout" {
+    run -0 --separate-stderr lusty
+    assert_output --partial 'usage: lusty [--version] [--help] <command> [<args>]'
+    assert_output --partial 'init '
+    [ -z "$stderr" ]
+}
+
+@test "--help and help list every command with a summary" {
+    run -0 --separate-stderr lusty --help
+    assert_line --regexp '^  init +Create a new Lusty project from a template$'
+    run -0 --separate-stderr lusty help
+    assert_line --regexp '^  init +Create a new Lusty project from a template$'
+}
+
+@test "every command has --help, 'help <command>' and they agree" {
+    commands=$(lusty --help | sed -n 's/^  \([a-z_-]*\) .*/\1/p' | grep -v '^help$')
+    [ -n "$commands" ]
+    for c in $commands; do
+        run -0 --separate-stderr lusty "$c" --help
+        assert_output --partial "usage: lusty $c "
+        assert_output --partial "--help"
+        local via_flag=$output
+        run -0 --separate-stderr lusty help "$c"
+        assert_equal "$output" "$via_flag"
+        run -0 --separate-stderr lusty "$c" -h
+        assert_equal "$output" "$via_flag"
+    done
+}
+
+@test "an unknown command suggests the closest one and exits 2" {
+    run -2 --separate-stderr lusty inti
+    assert_equal "$stderr" "lusty: error: unknown command 'inti'
+hint: did you mean 'lusty init'?"
+    [ -z "$output" ]
+}
+
+@test "an unknown command with nothing close points at --help" {
+    run -2 --separate-stderr lusty frobnicate
+    assert_equal "$stderr" "lusty: error: unknown command 'frobnicate'
+hint: see 'lusty --help' for the list of commands"
+}
+
+@test "an unknown global option suggests the closest one" {
+    run -2 --separate-stderr lusty --verison
+    assert_equal "$stderr" "lusty: error: unknown option '--verison'
+hint: did you mean '--version'?"
+}
+
+@test "help for an unknown command is a usage error" {
+    run -2 --separate-stderr lusty help nit
+    assert_stderr_line 0 "lusty: error: unknown command 'nit'"
+}
+
+@test "an unknown option of a command suggests the closest one" {
+    run -2 --separate-stderr lusty init --prot 9000
+    assert_equal "$stderr" "lusty: error: unknown option '--prot' for 'lusty init'
+hint: did you mean '--port'?"
+}
+
+@test "a missing option value is a usage error" {
+    run -2 --separate-stderr lusty init --port
+    assert_stderr_line 0 "lusty: error: option '--port' needs a value (PORT)"
+}
+
+@test "a value given to a flag is a usage error" {
+    run -2 --separate-stderr lusty init --force=yes
+    assert_stderr_line 0 "lusty: error: option '--force' takes no value"
+}
+
+@test "unknown short options are usage errors" {
+    run -2 --separate-stderr lusty init -z
+    assert_stderr_line 0 "lusty: error: unknown option '-z' for 'lusty init'"
+}
+
+@test "errors are coloured only on a terminal and never with NO_COLOR" {
+    run -2 --separate-stderr lusty inti
+    [[ "$stderr" != *$'\033'* ]]
+    command -v script >/dev/null || skip "script(1) not installed"
+    # Under script(1) stderr is a terminal: colour appears unless NO_COLOR.
+    run script -qec "env -u NO_COLOR $LUSTY_BIN inti" /dev/null
+    [[ "$output" == *$'\033[31m'* ]]
+    run script -qec "env NO_COLOR=1 $LUSTY_BIN inti" /dev/null
+    [[ "$output" != *$'\033'* ]]
+}
