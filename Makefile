@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: help setup build check test test-release test-asan demo install clean bench
+.PHONY: help setup build check test test-release test-asan demo install clean bench fuzz
 
 help:
 	@echo "make demo     install packages, build, create build/demo and serve it"
@@ -32,7 +32,11 @@ test-asan: setup
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
-test: test-release test-asan
+test: test-release test-asan fuzz
+
+# libFuzzer targets (clang, ASan+UBSan), ~20 s each.
+fuzz:
+	tests/fuzz/run
 
 demo: setup build
 	scripts/demo $(BUILD)

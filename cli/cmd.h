@@ -14,6 +14,22 @@ typedef struct {
 
 extern const cli_cmd_info_t cmd_init_info;
 int cmd_init(int argc, char **argv);
+extern const cli_cmd_info_t cmd_completion_info;
+int cmd_completion(int argc, char **argv);
+extern const cli_cmd_info_t cmd_complete_info;
+int cmd_complete(int argc, char **argv);
+extern const cli_cmd_info_t cmd_man_info;
+int cmd_man(int argc, char **argv);
+extern const cli_cmd_info_t cmd_bootstrap_info;
+int cmd_bootstrap(int argc, char **argv);
+extern const cli_cmd_info_t cmd_doctor_info;
+int cmd_doctor(int argc, char **argv);
+extern const cli_cmd_info_t cmd_server_info;
+int cmd_server(int argc, char **argv);
+extern const cli_cmd_info_t cmd_exec_info;
+int cmd_exec(int argc, char **argv);
+extern const cli_cmd_info_t cmd_channels_info;
+int cmd_channels(int argc, char **argv);
 
 /* The table of commands, NULL-terminated (defined in commands.c). */
 extern const cli_cmd_t cli_commands[];

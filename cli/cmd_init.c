@@ -39,7 +39,7 @@ enum {
 static const cli_opt_t options[] = {
     {"name", 'n', "NAME", "Project name (default: the folder's name)", OPT_NAME},
     {"port", 'p', "PORT", "Port the server listens on (default: the template's, 8080)", OPT_PORT},
-    {"template", 't', "NAME|PATH", "Template to use (default: default)", OPT_TEMPLATE},
+    {"template", 't', "NAME|PATH", "Template to use (default: default)", OPT_TEMPLATE, "template"},
     {"set", 0, "KEY=VALUE", "Set a template variable (repeatable)", OPT_SET},
     {"force", 'f', NULL, "Overwrite files the template writes (nothing else is touched)", OPT_FORCE},
     {"dry-run", 0, NULL, "Print what would be written, write nothing", OPT_DRY_RUN},
@@ -60,6 +60,7 @@ const cli_cmd_info_t cmd_init_info = {
         "Templates are looked up in $LUSTY_TEMPLATES, ~/.config/lusty/templates, the\n"
         "installed share/lusty/templates and the source tree's templates/.\n",
     .options = options,
+    .args = "dir",
 };
 
 typedef struct {

@@ -6,6 +6,14 @@
 
 const cli_cmd_t cli_commands[] = {
     {&cmd_init_info, cmd_init},
+    {&cmd_bootstrap_info, cmd_bootstrap},
+    {&cmd_doctor_info, cmd_doctor},
+    {&cmd_server_info, cmd_server},
+    {&cmd_exec_info, cmd_exec},
+    {&cmd_channels_info, cmd_channels},
+    {&cmd_completion_info, cmd_completion},
+    {&cmd_complete_info, cmd_complete},
+    {&cmd_man_info, cmd_man},
     {NULL, NULL},
 };
 

@@ -15,7 +15,8 @@ static void print_overview(FILE *out)
             "%scommands:%s\n",
             cli_term_bold(out), cli_term_reset(out));
     for (const cli_cmd_t *c = cli_commands; c->info; c++)
-        fprintf(out, "  %-12s %s\n", c->info->name, c->info->summary);
+        if (!c->info->hidden)
+            fprintf(out, "  %-12s %s\n", c->info->name, c->info->summary);
     fprintf(out, "  %-12s %s\n", "help", "Show help for a command");
     fprintf(out, "\nSee 'lusty help <command>' or 'lusty <command> --help' for more.\n");
 }
@@ -25,7 +26,8 @@ static int unknown_command(const char *name)
     const char *names[64];
     size_t n = 0;
     for (const cli_cmd_t *c = cli_commands; c->info && n < 62; c++)
-        names[n++] = c->info->name;
+        if (!c->info->hidden)
+            names[n++] = c->info->name;
     names[n++] = "help";
     names[n] = NULL;
     cli_error("unknown command '%s'", name);

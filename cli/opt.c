@@ -223,6 +223,18 @@ const char *cli_suggest(const char *word, const char *const *candidates)
     return best_distance <= limit ? best : NULL;
 }
 
+bool cli_parse_seconds(const char *s, double max, int *ms_out)
+{
+    if (!s || !*s)
+        return false;
+    char *end = NULL;
+    double seconds = strtod(s, &end);
+    if (*end || !(seconds > 0 && seconds <= max))
+        return false;
+    *ms_out = (int)(seconds * 1000 + 0.5);
+    return true;
+}
+
 bool cli_parse_int(const char *s, long min, long max, long *out)
 {
     if (!s || !*s)

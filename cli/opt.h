@@ -15,6 +15,11 @@ typedef struct {
     const char *value_name; /* "PORT" when the option takes a value, else NULL */
     const char *help;       /* one line */
     int id;                 /* what cli_opt_next() returns for it */
+    /* How shells complete the value: NULL (free text), "dir", "file",
+     * "template" (template names), "handler" (the project's handler names),
+     * or a list of choices "text|json". On a flag (no value) it is how the
+     * positional arguments after it complete ("--update NAME..."). */
+    const char *complete;
 } cli_opt_t;
 
 /* What a command is, for help and dispatch. */
@@ -24,6 +29,10 @@ typedef struct {
     const char *usage;       /* "[options] [DIR]" */
     const char *description; /* paragraphs after the usage line; may be NULL */
     const cli_opt_t *options;
+    /* How shells complete positional arguments: NULL (nothing), "dir",
+     * "file", "command" (lusty's commands), or choices "bash|zsh|fish". */
+    const char *args;
+    bool hidden; /* internal (used by the completion scripts): not listed */
 } cli_cmd_info_t;
 
 /* Iterates over argv, getopt-style: `--name value`, `--name=value`, `-p 80`,
@@ -63,5 +72,9 @@ const char *cli_suggest(const char *word, const char *const *candidates);
 
 /* Parses a whole decimal integer in [min, max]; false when it is not one. */
 bool cli_parse_int(const char *s, long min, long max, long *out);
+
+/* Parses a duration in seconds ("2", "0.5"), more than 0 and at most `max`,
+ * into whole milliseconds (rounded); false when it is not one. */
+bool cli_parse_seconds(const char *s, double max, int *ms_out);
 
 #endif

@@ -1,12 +1,20 @@
 /* The event bus: a tree of channels, each with an ordered subscriber list,
  * and the publish that bubbles from a channel up to the root.
  *
- * Children are kept in a sorted array per channel and found by binary search
+ * Children are kept in a sorted array per channel and found by a linear scan
+ * (up to LINEAR_CHILDREN of them, comparing lengths first) or a binary search
  * on (pointer, length), so a path string is walked in place: looking up or
  * publishing on an existing channel allocates nothing. Subscribers are heap
  * objects referenced from their channel's array, so a publish can hold on to
  * them while callbacks reshape the lists; see the re-entrancy rules in
- * lusty/bus.h and the comment above publish(). */
+ * lusty/bus.h and the comment above publish().
+ *
+ * Publishing runs from a per-channel "plan": the flattened list of the
+ * subscribers from that channel up to the root, built on the first publish
+ * and rebuilt when the bus's mutation counter has moved since. While no
+ * callback mutates the bus, a publish walks the plan without copying
+ * anything; when one does, the publish switches to the per-level snapshots
+ * for the rest of its run (see publish_rest()). */
 #include "lusty/bus.h"
 
 #include "lusty/alloc.h"
@@ -24,6 +32,17 @@ typedef struct sub {
     struct sub *next_dead; /* the bus's list of dead subscribers */
 } sub_t;
 
+/* The subscribers a publish starting at a channel runs when nobody mutates
+ * the bus meanwhile: the channel's own, then its parent's, up to the root.
+ * Immutable once built; a stale plan that a publish in flight may still be
+ * walking is kept on the bus's dead list until the outermost publish ends. */
+typedef struct plan {
+    uint64_t mutations; /* the bus's counter when it was built */
+    size_t n;
+    struct plan *next_dead;
+    sub_t *subs[];
+} plan_t;
+
 struct lusty_bus_channel {
     lusty_bus_t *bus;
     lusty_bus_channel_t *parent;
@@ -33,6 +52,7 @@ struct lusty_bus_channel {
     sub_t **subs; /* in priority order */
     size_t nsubs;
     size_t subs_cap;
+    plan_t *plan;                   /* built by the first publish here, or NULL */
     lusty_bus_channel_t *next_dead; /* the bus's list of detached channels */
     size_t name_len;
     char name[]; /* NUL-terminated */
@@ -41,8 +61,11 @@ struct lusty_bus_channel {
 struct lusty_bus {
     lusty_bus_channel_t *root;
     uint64_t next_id; /* the next subscriber id, also the bus generation */
-    size_t channels;  /* attached channels, the root included */
-    unsigned depth;   /* publishes in flight */
+    /* Moves on every change that can alter a publish's plan: subscribe,
+     * unsubscribe, set_priority, channel removal. */
+    uint64_t mutations;
+    size_t channels; /* attached channels, the root included */
+    unsigned depth;  /* publishes in flight */
     /* A stack of subscriber lists: each publish in flight copies the list of
      * the channel it is running on above those of the publishes below it. */
     sub_t **snap;
@@ -50,6 +73,7 @@ struct lusty_bus {
     size_t snap_cap;
     sub_t *dead_subs;                   /* freed when depth drops to 0 */
     lusty_bus_channel_t *dead_channels; /* likewise */
+    plan_t *dead_plans;                 /* likewise */
 };
 
 struct lusty_bus_event {
@@ -73,8 +97,10 @@ void lusty_bus_result_init(lusty_bus_result_t *res)
 void lusty_bus_result_clear(lusty_bus_result_t *res)
 {
     res->len = 0;
-    lusty_free(res->error);
-    res->error = NULL;
+    if (res->error) {
+        lusty_free(res->error);
+        res->error = NULL;
+    }
 }
 
 void lusty_bus_result_free(lusty_bus_result_t *res)
@@ -88,57 +114,12 @@ void lusty_bus_result_free(lusty_bus_result_t *res)
 
 void lusty_bus_result_push(lusty_bus_result_t *res, lusty_bus_value_t value)
 {
-    res->values = lusty_grow(res->values, &res->cap, res->len + 1, sizeof *res->values);
+    if (res->len == res->cap)
+        res->values = lusty_grow(res->values, &res->cap, res->len + 1, sizeof *res->values);
     res->values[res->len++] = value;
 }
 
 /* ---- paths ---- */
-
-/* A channel path being walked: a string (str != NULL) or an array. */
-typedef struct {
-    const char *str;
-    const char *const *parts;
-    size_t n;
-} path_t;
-
-static path_t path_str(const char *s)
-{
-    assert(s);
-    return (path_t){s, NULL, 0};
-}
-
-static path_t path_parts(const char *const *parts, size_t n)
-{
-    assert(parts || n == 0);
-    return (path_t){NULL, parts, n};
-}
-
-/* Yields the next name of `p` in *name, *len; returns 0 at the end. */
-static int path_next(path_t *p, const char **name, size_t *len)
-{
-    if (!p->str) {
-        if (p->n == 0)
-            return 0;
-        *name = *p->parts++;
-        *len = strlen(*name);
-        p->n--;
-        return 1;
-    }
-    const char *s = p->str;
-    while (*s == ':')
-        s++;
-    if (!*s) {
-        p->str = s;
-        return 0;
-    }
-    const char *e = s;
-    while (*e && *e != ':')
-        e++;
-    *name = s;
-    *len = (size_t)(e - s);
-    p->str = e;
-    return 1;
-}
 
 /* ---- channels ---- */
 
@@ -170,6 +151,7 @@ static void channel_free(lusty_bus_channel_t *ch)
         channel_free(ch->children[i]);
     for (size_t i = 0; i < ch->nsubs; i++)
         sub_free(ch->subs[i]);
+    lusty_free(ch->plan);
     lusty_free(ch->children);
     lusty_free(ch->subs);
     lusty_free(ch);
@@ -183,12 +165,35 @@ static int name_cmp(const char *a, size_t alen, const char *b, size_t blen)
     return (alen > blen) - (alen < blen);
 }
 
-/* Binary search of the children of `ch` for `name`: returns the child, or
- * NULL with *pos (may be NULL) set to where it would be inserted. */
+/* Whether a[0..len) equals b[0..len). Names are short: a byte loop the
+ * compiler inlines beats a call to memcmp. */
+static inline int name_eq(const char *a, const char *b, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+/* Up to this many children are searched linearly, comparing lengths first:
+ * cheaper than a binary search on the few children most channels have. */
+#define LINEAR_CHILDREN 8
+
+/* Searches the children of `ch` (sorted by name) for `name`: returns the
+ * child, or NULL with *pos (may be NULL) set to where it would be
+ * inserted. */
 static lusty_bus_channel_t *child_search(const lusty_bus_channel_t *ch, const char *name,
                                          size_t len, size_t *pos)
 {
     size_t lo = 0, hi = ch->nchildren;
+    if (hi <= LINEAR_CHILDREN && !pos) {
+        for (size_t i = 0; i < hi; i++) {
+            lusty_bus_channel_t *c = ch->children[i];
+            if (c->name_len == len && name_eq(c->name, name, len))
+                return c;
+        }
+        return NULL;
+    }
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         lusty_bus_channel_t *c = ch->children[mid];
@@ -221,24 +226,80 @@ static lusty_bus_channel_t *child_insert(lusty_bus_channel_t *ch, size_t pos, co
     return c;
 }
 
+/* The child of `ch` called by the NUL-terminated `name`: on the few
+ * children most channels have, compared without measuring `name` first. */
+static lusty_bus_channel_t *child_cstr(const lusty_bus_channel_t *ch, const char *name)
+{
+    if (ch->nchildren > LINEAR_CHILDREN)
+        return child_search(ch, name, strlen(name), NULL);
+    for (size_t i = 0; i < ch->nchildren; i++) {
+        lusty_bus_channel_t *c = ch->children[i];
+        size_t k = 0;
+        while (k < c->name_len && name[k] == c->name[k] && name[k])
+            k++;
+        if (k == c->name_len && name[k] == '\0')
+            return c;
+    }
+    return NULL;
+}
+
+/* How a walk treats a missing name: WALK_FIND gives NULL, WALK_CREATE
+ * creates it and WALK_DEEPEST stops at the last channel found. */
 enum { WALK_FIND, WALK_CREATE, WALK_DEEPEST };
 
-/* Follows `p` from the root. At a missing name, WALK_FIND gives NULL,
- * WALK_CREATE creates it and WALK_DEEPEST stops at the last channel found. */
-static lusty_bus_channel_t *walk(lusty_bus_t *bus, path_t p, int mode)
+/* The child of `ch` called name[0..len); created when missing under
+ * WALK_CREATE, else NULL. */
+static lusty_bus_channel_t *step(lusty_bus_channel_t *ch, const char *name, size_t len, int mode)
 {
+    lusty_bus_channel_t *next = child_search(ch, name, len, NULL);
+    if (!next && mode == WALK_CREATE) {
+        size_t pos;
+        child_search(ch, name, len, &pos);
+        next = child_insert(ch, pos, name, len);
+    }
+    return next;
+}
+
+/* Follows the string path `s` ("a:b", empty parts skipped) from the root,
+ * in place: nothing is copied or allocated for existing channels. */
+static lusty_bus_channel_t *walk_str(lusty_bus_t *bus, const char *s, int mode)
+{
+    assert(s);
     lusty_bus_channel_t *ch = bus->root;
-    const char *name;
-    size_t len, pos;
-    while (path_next(&p, &name, &len)) {
-        lusty_bus_channel_t *next = child_search(ch, name, len, &pos);
-        if (!next) {
-            if (mode == WALK_FIND)
-                return NULL;
-            if (mode == WALK_DEEPEST)
-                return ch;
-            next = child_insert(ch, pos, name, len);
+    for (;;) {
+        while (*s == ':')
+            s++;
+        if (!*s)
+            return ch;
+        const char *e = s;
+        while (*e && *e != ':')
+            e++;
+        lusty_bus_channel_t *next = step(ch, s, (size_t)(e - s), mode);
+        if (!next)
+            return mode == WALK_DEEPEST ? ch : NULL;
+        ch = next;
+        s = e;
+    }
+}
+
+/* Follows the array path parts[0..n) from the root; `lens` (may be NULL)
+ * gives the parts' lengths. */
+static lusty_bus_channel_t *walk_parts(lusty_bus_t *bus, const char *const *parts,
+                                       const size_t *lens, size_t n, int mode)
+{
+    assert(parts || n == 0);
+    lusty_bus_channel_t *ch = bus->root;
+    for (size_t i = 0; i < n; i++) {
+        lusty_bus_channel_t *next;
+        if (lens) {
+            next = step(ch, parts[i], lens[i], mode);
+        } else {
+            next = child_cstr(ch, parts[i]);
+            if (!next && mode == WALK_CREATE)
+                next = step(ch, parts[i], strlen(parts[i]), mode);
         }
+        if (!next)
+            return mode == WALK_DEEPEST ? ch : NULL;
         ch = next;
     }
     return ch;
@@ -328,6 +389,7 @@ int lusty_bus_channel_remove(lusty_bus_channel_t *ch)
 
     lusty_bus_t *bus = ch->bus;
     bus->channels--;
+    bus->mutations++; /* bindings may key caches by channel address */
     if (bus->depth) {
         /* A publish may be bubbling through it: keep it (and its parent
          * pointer) alive until the outermost publish ends. */
@@ -363,6 +425,11 @@ static void sweep(lusty_bus_t *bus)
         bus->dead_channels = ch->next_dead;
         channel_free(ch);
     }
+    while (bus->dead_plans) {
+        plan_t *p = bus->dead_plans;
+        bus->dead_plans = p->next_dead;
+        lusty_free(p);
+    }
 }
 
 void lusty_bus_free(lusty_bus_t *bus)
@@ -388,22 +455,60 @@ size_t lusty_bus_channel_total(const lusty_bus_t *bus)
 
 lusty_bus_channel_t *lusty_bus_get(lusty_bus_t *bus, const char *path)
 {
-    return walk(bus, path_str(path), WALK_CREATE);
+    return walk_str(bus, path, WALK_CREATE);
 }
 
 lusty_bus_channel_t *lusty_bus_getv(lusty_bus_t *bus, const char *const *parts, size_t n)
 {
-    return walk(bus, path_parts(parts, n), WALK_CREATE);
+    return walk_parts(bus, parts, NULL, n, WALK_CREATE);
 }
 
 lusty_bus_channel_t *lusty_bus_find(lusty_bus_t *bus, const char *path)
 {
-    return walk(bus, path_str(path), WALK_FIND);
+    return walk_str(bus, path, WALK_FIND);
 }
 
 lusty_bus_channel_t *lusty_bus_findv(lusty_bus_t *bus, const char *const *parts, size_t n)
 {
-    return walk(bus, path_parts(parts, n), WALK_FIND);
+    return walk_parts(bus, parts, NULL, n, WALK_FIND);
+}
+
+lusty_bus_channel_t *lusty_bus_nearest(lusty_bus_t *bus, const char *path)
+{
+    return walk_str(bus, path, WALK_DEEPEST);
+}
+
+lusty_bus_channel_t *lusty_bus_nearestv(lusty_bus_t *bus, const char *const *parts,
+                                        const size_t *lens, size_t n)
+{
+    return walk_parts(bus, parts, lens, n, WALK_DEEPEST);
+}
+
+uint64_t lusty_bus_mutations(const lusty_bus_t *bus)
+{
+    return bus->mutations;
+}
+
+const uint64_t *lusty_bus_mutations_ptr(const lusty_bus_t *bus)
+{
+    return &bus->mutations;
+}
+
+uint64_t lusty_bus_next_id(const lusty_bus_t *bus)
+{
+    return bus->next_id;
+}
+
+void lusty_bus_enter(lusty_bus_t *bus)
+{
+    bus->depth++;
+}
+
+void lusty_bus_leave(lusty_bus_t *bus)
+{
+    assert(bus->depth > 0);
+    if (--bus->depth == 0)
+        sweep(bus);
 }
 
 /* ---- subscribers ---- */
@@ -443,6 +548,7 @@ int lusty_bus_channel_subscribe(uint64_t *out, lusty_bus_channel_t *ch,
 
     sub_t *s = lusty_calloc(1, sizeof *s);
     s->id = ch->bus->next_id++;
+    ch->bus->mutations++;
     s->h = *handler;
     s->channel = ch;
 
@@ -478,6 +584,7 @@ int lusty_bus_channel_unsubscribe(lusty_bus_channel_t *ch, uint64_t id)
     c->nsubs--;
 
     lusty_bus_t *bus = c->bus;
+    bus->mutations++;
     if (bus->depth) {
         /* Publishes in flight may hold it in their snapshots. */
         s->dead = 1;
@@ -496,6 +603,7 @@ int lusty_bus_channel_set_priority(lusty_bus_channel_t *ch, uint64_t id, long pr
     if (!s)
         return LUSTY_ENOENT;
     lusty_bus_channel_t *c = s->channel;
+    c->bus->mutations++;
     size_t n = c->nsubs;
     size_t pos = priority < 1 ? 0 : (unsigned long)priority > n ? n - 1 : (size_t)priority - 1;
     if (pos < i)
@@ -612,7 +720,7 @@ static int run_sub(lusty_bus_event_t *ev, sub_t *s, void *args)
     } else if (rc == 0) {
         rc = LUSTY_BUS_CONTINUE; /* skipped */
     }
-    if (rc >= 0) {
+    if (rc >= 0 && ev->error) {
         /* A message without a failure means nothing. */
         lusty_free(ev->error);
         ev->error = NULL;
@@ -633,49 +741,129 @@ static void report_error(lusty_bus_event_t *ev, int rc)
     }
 }
 
-/* The publish loop. For each channel from `ch` up to the root it copies the
- * subscriber list onto the bus's snapshot stack and runs the copy, so that
- * callbacks may insert, remove or move subscribers without disturbing the
- * iteration. Removed subscribers stay allocated (and marked dead) until the
- * outermost publish ends, so the snapshot never dangles; subscribers created
- * after this publish started have ids >= `gen` and are skipped. Nested
- * publishes push their snapshots above ours and pop them before returning;
- * the stack may move when it grows, hence the indexing from `base`. */
-static int publish(lusty_bus_result_t *out, lusty_bus_channel_t *ch, void *args)
+/* The plan of `ch`, rebuilt when the bus changed since it was made. A
+ * stale plan is freed at once when no publish is in flight, else kept until
+ * the outermost publish ends (one of them may be walking it). */
+static plan_t *plan_get(lusty_bus_channel_t *ch)
 {
     lusty_bus_t *bus = ch->bus;
-    lusty_bus_event_t ev = {bus, out, NULL, NULL, NULL};
-    const uint64_t gen = bus->next_id;
-    const size_t base = bus->snap_len;
-    int rc = 0;
+    plan_t *p = ch->plan;
+    if (p && p->mutations == bus->mutations)
+        return p;
+    size_t n = 0;
+    for (const lusty_bus_channel_t *c = ch; c; c = c->parent)
+        n += c->nsubs;
+    if (p) {
+        if (bus->depth) {
+            p->next_dead = bus->dead_plans;
+            bus->dead_plans = p;
+        } else {
+            lusty_free(p);
+        }
+    }
+    p = lusty_malloc(sizeof *p + n * sizeof *p->subs);
+    p->mutations = bus->mutations;
+    p->n = n;
+    p->next_dead = NULL;
+    n = 0;
+    for (const lusty_bus_channel_t *c = ch; c; c = c->parent) {
+        if (c->nsubs)
+            memcpy(p->subs + n, c->subs, c->nsubs * sizeof *c->subs);
+        n += c->nsubs;
+    }
+    ch->plan = p;
+    return p;
+}
 
-    bus->depth++;
-    for (lusty_bus_channel_t *c = ch; c; c = c->parent) {
+/* Runs `s` unless it was removed or added since the publish started;
+ * returns as run_sub(), reporting a failure. */
+static int run_checked(lusty_bus_event_t *ev, sub_t *s, uint64_t gen, void *args)
+{
+    if (s->dead || s->id >= gen)
+        return LUSTY_BUS_CONTINUE;
+    ev->channel = s->channel;
+    ev->sub = s;
+    int rc = run_sub(ev, s, args);
+    if (rc < 0)
+        report_error(ev, rc);
+    return rc;
+}
+
+/* The rest of a publish after the callback of plan entry `i` changed the
+ * bus. Up to that callback nothing had changed, so the plan's entries for
+ * the channel of entry `i` are the very list that channel had when the
+ * publish reached it: the rest of them run from the plan (which stays
+ * allocated until the outermost publish ends). Each ancestor then runs from
+ * a copy of its list taken when the publish reaches it, on the bus's
+ * snapshot stack, so that callbacks may insert, remove or move subscribers
+ * without disturbing the iteration. Removed subscribers stay allocated (and
+ * marked dead) until the outermost publish ends, so neither the plan nor a
+ * snapshot dangles; subscribers created after the publish started have ids
+ * >= `gen` and are skipped. Nested publishes push their snapshots above ours
+ * and pop them before returning; the stack may move when it grows, hence
+ * the indexing from `base`. */
+static int publish_rest(lusty_bus_event_t *ev, const plan_t *plan, size_t i, uint64_t gen,
+                        void *args)
+{
+    lusty_bus_t *bus = ev->bus;
+    lusty_bus_channel_t *c = plan->subs[i]->channel;
+    int rc = LUSTY_BUS_CONTINUE;
+    for (size_t j = i + 1; j < plan->n && plan->subs[j]->channel == c; j++) {
+        rc = run_checked(ev, plan->subs[j], gen, args);
+        if (rc <= 0)
+            return rc;
+    }
+    const size_t base = bus->snap_len;
+    for (c = c->parent; c; c = c->parent) {
         size_t n = c->nsubs;
         if (n == 0)
             continue;
         bus->snap = lusty_grow(bus->snap, &bus->snap_cap, base + n, sizeof *bus->snap);
         memcpy(bus->snap + base, c->subs, n * sizeof *c->subs);
         bus->snap_len = base + n;
-        ev.channel = c;
-        for (size_t i = 0; i < n; i++) {
-            sub_t *s = bus->snap[base + i];
-            if (s->dead || s->id >= gen)
-                continue;
-            ev.sub = s;
-            rc = run_sub(&ev, s, args);
-            if (rc < 0) {
-                report_error(&ev, rc);
-                goto cleanup;
-            }
-            if (rc == LUSTY_BUS_STOP)
-                goto cleanup;
+        for (size_t k = 0; k < n; k++) {
+            rc = run_checked(ev, bus->snap[base + k], gen, args);
+            if (rc <= 0)
+                goto done;
+        }
+    }
+done:
+    bus->snap_len = base;
+    return rc;
+}
+
+/* The publish loop: walks the plan of `ch` while the bus stays unchanged,
+ * checking the mutation counter after each subscriber, and hands over to
+ * publish_rest() as soon as a callback or predicate changed it. */
+static int publish(lusty_bus_result_t *out, lusty_bus_channel_t *ch, void *args)
+{
+    lusty_bus_t *bus = ch->bus;
+    const plan_t *plan = plan_get(ch);
+    lusty_bus_event_t ev = {bus, out, NULL, NULL, NULL};
+    const uint64_t gen = bus->next_id;
+    const uint64_t mut = bus->mutations;
+    int rc = 0;
+
+    bus->depth++;
+    for (size_t i = 0; i < plan->n; i++) {
+        sub_t *s = plan->subs[i];
+        ev.channel = s->channel;
+        ev.sub = s;
+        rc = run_sub(&ev, s, args);
+        if (rc < 0) {
+            report_error(&ev, rc);
+            goto cleanup;
+        }
+        if (rc == LUSTY_BUS_STOP)
+            goto cleanup;
+        if (bus->mutations != mut) {
+            rc = publish_rest(&ev, plan, i, gen, args);
+            goto cleanup;
         }
     }
     rc = 0;
 
 cleanup:
-    bus->snap_len = base;
     if (--bus->depth == 0)
         sweep(bus);
     return rc < 0 ? rc : 0;
@@ -688,11 +876,11 @@ int lusty_bus_channel_publish(lusty_bus_result_t *out, lusty_bus_channel_t *ch, 
 
 int lusty_bus_publish(lusty_bus_result_t *out, lusty_bus_t *bus, const char *path, void *args)
 {
-    return publish(out, walk(bus, path_str(path), WALK_DEEPEST), args);
+    return publish(out, walk_str(bus, path, WALK_DEEPEST), args);
 }
 
 int lusty_bus_publishv(lusty_bus_result_t *out, lusty_bus_t *bus, const char *const *parts,
                        size_t n, void *args)
 {
-    return publish(out, walk(bus, path_parts(parts, n), WALK_DEEPEST), args);
+    return publish(out, walk_parts(bus, parts, NULL, n, WALK_DEEPEST), args);
 }

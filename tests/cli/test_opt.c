@@ -98,6 +98,23 @@ static void test_parse_int(void **state)
     assert_false(cli_parse_int("99999999999999999999", 1, 65535, &v));
 }
 
+static void test_parse_seconds(void **state)
+{
+    (void)state;
+    int ms = 0;
+    assert_true(cli_parse_seconds("2", 600, &ms));
+    assert_int_equal(ms, 2000);
+    assert_true(cli_parse_seconds("0.25", 600, &ms));
+    assert_int_equal(ms, 250);
+    assert_true(cli_parse_seconds("600", 600, &ms));
+    assert_false(cli_parse_seconds("0", 600, &ms));
+    assert_false(cli_parse_seconds("-1", 600, &ms));
+    assert_false(cli_parse_seconds("601", 600, &ms));
+    assert_false(cli_parse_seconds("2s", 600, &ms));
+    assert_false(cli_parse_seconds("", 600, &ms));
+    assert_false(cli_parse_seconds("nan", 600, &ms));
+}
+
 static void test_help_lists_every_option(void **state)
 {
     (void)state;
@@ -119,6 +136,7 @@ int main(void)
         cmocka_unit_test(test_forms),
         cmocka_unit_test(test_suggest),
         cmocka_unit_test(test_parse_int),
+        cmocka_unit_test(test_parse_seconds),
         cmocka_unit_test(test_help_lists_every_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -875,6 +875,197 @@ static void test_reentrant_remove_channel(void **state)
     lusty_bus_free(bus);
 }
 
+/* ---- publish plans, nearest, enter/leave ---- */
+
+/* Plans are cached per channel: every change between publishes shows. */
+static void test_plan_follows_changes(void **state)
+{
+    (void)state;
+    lusty_bus_t *bus = lusty_bus_new();
+    ctx_t cx = {LUSTY_BUF_INIT};
+    rec_t c = {"c", C, 0}, b = {"b", C, 0}, a = {"a", C, 0}, a0 = {"a0", C, 0};
+    uint64_t m0 = lusty_bus_mutations(bus);
+    uint64_t idc = sub_rec(bus, "a:b:c", &c, 0);
+    sub_rec(bus, "a:b", &b, 0);
+    uint64_t ida = sub_rec(bus, "a", &a, 0);
+    assert_true(lusty_bus_mutations(bus) == m0 + 3);
+    assert_string_equal(run(bus, "a:b:c:x", &cx), "c b a");
+    assert_string_equal(run(bus, "a:b:c", &cx), "c b a");
+
+    uint64_t ida0 = sub_rec(bus, "a", &a0, 1);
+    assert_string_equal(run(bus, "a:b:c", &cx), "c b a0 a");
+    assert_int_equal(lusty_bus_channel_set_priority(lusty_bus_find(bus, "a"), ida0, 2), 0);
+    assert_string_equal(run(bus, "a:b:c", &cx), "c b a a0");
+    assert_int_equal(lusty_bus_unsubscribe(bus, "", ida), 0);
+    assert_string_equal(run(bus, "a:b:c", &cx), "c b a0");
+    assert_int_equal(lusty_bus_unsubscribe(bus, "", idc), 0);
+    assert_string_equal(run(bus, "a:b:c", &cx), "b a0");
+
+    /* A removed channel: the publish starts at its parent. */
+    uint64_t m1 = lusty_bus_mutations(bus);
+    assert_int_equal(lusty_bus_channel_remove(lusty_bus_find(bus, "a:b:c")), 0);
+    assert_true(lusty_bus_mutations(bus) > m1);
+    assert_string_equal(run(bus, "a:b:c", &cx), "b a0");
+    /* Creating a channel is no mutation, and a new channel gets its plan. */
+    m1 = lusty_bus_mutations(bus);
+    lusty_bus_get(bus, "a:b:c");
+    assert_true(lusty_bus_mutations(bus) == m1);
+    assert_string_equal(run(bus, "a:b:c", &cx), "b a0");
+
+    lusty_buf_free(&cx.log);
+    lusty_bus_free(bus);
+}
+
+/* On "a:b": moves "z" to the front of "a" and removes "b2", its own
+ * channel's next subscriber. */
+static int ancestor_mover_cb(lusty_bus_event_t *ev, void *args, void *ud)
+{
+    (void)ev;
+    re_t *re = ud;
+    log_name(args, "x");
+    if (!re->once++) {
+        assert_int_equal(
+            lusty_bus_channel_set_priority(lusty_bus_find(re->bus, "a"), re->ids[1], 1), 0);
+        assert_int_equal(lusty_bus_unsubscribe(re->bus, "", re->ids[0]), 0);
+    }
+    return C;
+}
+
+/* A change made by a callback while a publish runs from a (warm) plan: the
+ * rest of the publish follows the re-entrancy rules, not the plan. */
+static void test_reentrant_change_during_plan(void **state)
+{
+    (void)state;
+    lusty_bus_t *bus = lusty_bus_new();
+    ctx_t cx = {LUSTY_BUF_INIT};
+    re_t re = {.bus = bus};
+    re.recs[0] = (rec_t){"b2", C, 0};
+    re.recs[1] = (rec_t){"z", C, 0};
+    re.recs[2] = (rec_t){"y", C, 0};
+    re.once = 1; /* the first publish only warms the plan */
+    sub_cb(bus, "a:b", ancestor_mover_cb, &re);
+    re.ids[0] = sub_rec(bus, "a:b", &re.recs[0], 0);
+    sub_rec(bus, "a", &re.recs[2], 0);
+    re.ids[1] = sub_rec(bus, "a", &re.recs[1], 0);
+    assert_string_equal(run(bus, "a:b", &cx), "x b2 y z");
+
+    /* b2 is skipped at once; "a" is reached after the move, so its new
+     * order applies. */
+    re.once = 0;
+    assert_string_equal(run(bus, "a:b", &cx), "x z y");
+    assert_string_equal(run(bus, "a:b", &cx), "x z y");
+
+    lusty_buf_free(&cx.log);
+    lusty_bus_free(bus);
+}
+
+/* On "a": the first time, subscribes "fresh" on "a" and publishes on "a"
+ * again, which rebuilds the plan the outer publish is walking. */
+static int replanner_cb(lusty_bus_event_t *ev, void *args, void *ud)
+{
+    (void)ev;
+    re_t *re = ud;
+    log_name(args, "x");
+    if (!re->once++) {
+        lusty_bus_handler_t h = {.cb = rec_cb, .ud = &re->recs[1], .destroy = count_destroy};
+        assert_int_equal(lusty_bus_subscribe(&re->ids[1], re->bus, "a", &h, 0), 0);
+        lusty_buf_puts(&((ctx_t *)args)->log, " [");
+        re->inner_rc = lusty_bus_publish(NULL, re->bus, "a:b", args);
+        lusty_buf_puts(&((ctx_t *)args)->log, " ]");
+    }
+    return C;
+}
+
+static void test_reentrant_plan_rebuilt_by_nested_publish(void **state)
+{
+    (void)state;
+    lusty_bus_t *bus = lusty_bus_new();
+    ctx_t cx = {LUSTY_BUF_INIT};
+    re_t re = {.bus = bus};
+    re.recs[0] = (rec_t){"y", C, 0};
+    re.recs[1] = (rec_t){"fresh", C, 0};
+    re.recs[2] = (rec_t){"root", C, 0};
+    re.once = 1;
+    sub_cb(bus, "a", replanner_cb, &re);
+    sub_rec(bus, "a", &re.recs[0], 0);
+    sub_rec(bus, "", &re.recs[2], 0);
+    assert_string_equal(run(bus, "a:b", &cx), "x y root");
+
+    /* The nested publish sees "fresh" (it started after it was added); the
+     * outer one goes on from its old plan (kept alive: ASan would see a use
+     * after free) and does not. */
+    re.once = 0;
+    assert_string_equal(run(bus, "a:b", &cx), "x [ x y fresh root ] y root");
+    assert_int_equal(re.inner_rc, 0);
+    assert_string_equal(run(bus, "a:b", &cx), "x y fresh root");
+
+    lusty_buf_free(&cx.log);
+    lusty_bus_free(bus);
+}
+
+static void test_nearest(void **state)
+{
+    (void)state;
+    lusty_bus_t *bus = lusty_bus_new();
+    lusty_bus_channel_t *ab = lusty_bus_get(bus, "a:b");
+    size_t before = lusty_bus_channel_total(bus);
+    assert_ptr_equal(lusty_bus_nearest(bus, "a:b:c:d"), ab);
+    assert_ptr_equal(lusty_bus_nearest(bus, "a::b"), ab);
+    assert_ptr_equal(lusty_bus_nearest(bus, "x"), lusty_bus_root(bus));
+    assert_ptr_equal(lusty_bus_nearest(bus, ""), lusty_bus_root(bus));
+    /* With lengths, parts need not be NUL-terminated. */
+    const char *parts[] = {"apple", "bee", "c"};
+    const size_t lens[] = {1, 1, 1};
+    assert_ptr_equal(lusty_bus_nearestv(bus, parts, lens, 3), ab);
+    assert_ptr_equal(lusty_bus_nearestv(bus, parts, NULL, 3), lusty_bus_root(bus));
+    assert_ptr_equal(lusty_bus_nearestv(bus, parts, lens, 0), lusty_bus_root(bus));
+    const char *ab_parts[] = {"a", "b", "zz"};
+    assert_ptr_equal(lusty_bus_nearestv(bus, ab_parts, NULL, 3), ab);
+    assert_int_equal(lusty_bus_channel_total(bus), before);
+
+    /* Many children: the binary search gives the same answers. */
+    char names[20][4];
+    for (int i = 0; i < 20; i++) {
+        snprintf(names[i], sizeof names[i], "%c", 'c' + i);
+        lusty_bus_channel_add_child(ab, names[i], 1);
+    }
+    for (int i = 0; i < 20; i++) {
+        const char *p[] = {"a", "b", names[i], "zz"};
+        size_t l[] = {1, 1, 1, 2};
+        lusty_bus_channel_t *ch = lusty_bus_nearestv(bus, p, l, 4);
+        assert_ptr_equal(ch, lusty_bus_nearestv(bus, p, NULL, 4));
+        assert_string_equal(lusty_bus_channel_name(ch, NULL), names[i]);
+    }
+    lusty_bus_free(bus);
+}
+
+/* lusty_bus_enter()/leave(): removals wait for the outermost leave. */
+static void test_enter_leave(void **state)
+{
+    (void)state;
+    lusty_bus_t *bus = lusty_bus_new();
+    rec_t a = {"a", C, 0};
+    g_destroyed = 0;
+    uint64_t id = sub_rec(bus, "x:y", &a, 0);
+    uint64_t next = lusty_bus_next_id(bus);
+    assert_true(next == id + 1);
+    assert_true(*lusty_bus_mutations_ptr(bus) == lusty_bus_mutations(bus));
+
+    lusty_bus_enter(bus);
+    lusty_bus_enter(bus);
+    assert_int_equal(lusty_bus_unsubscribe(bus, "", id), 0);
+    lusty_bus_channel_t *y = lusty_bus_find(bus, "x:y");
+    assert_int_equal(lusty_bus_channel_remove(y), 0);
+    assert_null(lusty_bus_find(bus, "x:y"));
+    /* Still allocated: its parent can be read. */
+    assert_ptr_equal(lusty_bus_channel_parent(y), lusty_bus_find(bus, "x"));
+    lusty_bus_leave(bus);
+    assert_int_equal(g_destroyed, 0);
+    lusty_bus_leave(bus);
+    assert_int_equal(g_destroyed, 1);
+    lusty_bus_free(bus);
+}
+
 /* ---- errors ---- */
 
 static void test_error_propagation(void **state)
@@ -1052,6 +1243,11 @@ int main(void)
         cmocka_unit_test(test_reentrant_priority),
         cmocka_unit_test(test_reentrant_nested_publish),
         cmocka_unit_test(test_reentrant_remove_channel),
+        cmocka_unit_test(test_plan_follows_changes),
+        cmocka_unit_test(test_reentrant_change_during_plan),
+        cmocka_unit_test(test_reentrant_plan_rebuilt_by_nested_publish),
+        cmocka_unit_test(test_nearest),
+        cmocka_unit_test(test_enter_leave),
         cmocka_unit_test(test_error_propagation),
         cmocka_unit_test(test_nested_error_propagation),
         cmocka_unit_test(test_event_channel_and_id),

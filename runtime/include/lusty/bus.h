@@ -27,7 +27,11 @@
  * deepest existing channel on that path. Only lusty_bus_get() and the
  * subscribe functions create channels. Looking a channel up allocates
  * nothing, and a publish on existing channels allocates nothing besides the
- * growth of the caller's result list.
+ * growth of the caller's result list and, on the first publish at a channel
+ * after the bus changed, that channel's plan (the flattened list of the
+ * subscribers from it up to the root, kept with the channel and reused
+ * until the next change: memory grows with the channels, never with the
+ * paths published on).
  *
  * Re-entrancy. A callback or predicate may subscribe, unsubscribe, change
  * priorities, publish (on any channel) and remove channels while a publish is
@@ -140,6 +144,35 @@ lusty_bus_channel_t *lusty_bus_getv(lusty_bus_t *bus, const char *const *parts, 
 /* The channel at `path`, or NULL when it does not exist; creates nothing. */
 lusty_bus_channel_t *lusty_bus_find(lusty_bus_t *bus, const char *path);
 lusty_bus_channel_t *lusty_bus_findv(lusty_bus_t *bus, const char *const *parts, size_t n);
+
+/* The deepest existing channel on `path`: the channel a publish on `path`
+ * starts at. Creates nothing; never NULL (the root at worst). In the array
+ * form `lens` (may be NULL: strlen) gives each part's length, so a binding
+ * that knows them saves the strlen. */
+lusty_bus_channel_t *lusty_bus_nearest(lusty_bus_t *bus, const char *path);
+lusty_bus_channel_t *lusty_bus_nearestv(lusty_bus_t *bus, const char *const *parts,
+                                        const size_t *lens, size_t n);
+
+/* For bindings that cache what they derive from the bus (the Lua binding
+ * caches, per channel, the subscribers a publish runs). The mutation counter
+ * moves on every subscribe, unsubscribe, priority change and channel removal
+ * (not on channel creation); a cache made at one value is valid while the
+ * counter keeps it. lusty_bus_mutations_ptr() gives its address, valid for
+ * the bus's life, for bindings that poll it cheaply. lusty_bus_next_id() is
+ * the id the next subscriber will get: a publish skips every subscriber
+ * whose id is at or above the value it had when the publish started. */
+uint64_t lusty_bus_mutations(const lusty_bus_t *bus);
+const uint64_t *lusty_bus_mutations_ptr(const lusty_bus_t *bus);
+uint64_t lusty_bus_next_id(const lusty_bus_t *bus);
+
+/* For bindings that run a publish's subscribers themselves: marks a publish
+ * in flight, as lusty_bus_publish() does for its duration. Until the
+ * matching lusty_bus_leave(), removed subscribers and channels stay
+ * allocated (and dead), so pointers taken before stay valid; the outermost
+ * leave frees them, calling destroy callbacks. Calls nest and must pair up,
+ * errors included. */
+void lusty_bus_enter(lusty_bus_t *bus);
+void lusty_bus_leave(lusty_bus_t *bus);
 
 /* Subscribes `handler` (copied) on the channel at `path`, creating it, at
  * position `priority` when 1 <= priority <= the current count, else last.

@@ -1,0 +1,81 @@
+/* The checks of `lusty bootstrap` and `lusty doctor`: the services and tools
+ * a project needs, each reported for a person (text) or a script (JSON). */
+#ifndef LUSTY_CLI_CHECKS_H
+#define LUSTY_CLI_CHECKS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct cJSON;
+
+typedef enum {
+    CLI_MONGO_SKIPPED,
+    CLI_MONGO_OK,
+    CLI_MONGO_UNREACHABLE,
+    CLI_MONGO_BAD_URI,
+} cli_mongo_status_t;
+
+typedef struct {
+    /* Inputs: set by the caller (strings borrowed). */
+    const char *uri;
+    const char *uri_source; /* "--mongodb-uri", "LUSTY_MONGODB_URI", "lusty.json", "default" */
+    int timeout_ms;         /* server selection and connect timeout */
+    bool required;
+    bool skip;
+
+    /* Results (owned: free with cli_checks_clear()). */
+    cli_mongo_status_t status;
+    char *shown_uri; /* the URI without its password */
+    char *version;   /* the server's version, from buildInfo */
+    double rtt_ms;   /* one ping's round trip */
+    char *error;     /* the driver's reason */
+} cli_mongo_check_t;
+
+typedef struct {
+    bool found;
+    char *path;    /* nginx or openresty on PATH */
+    char *version; /* "nginx/1.22.1", "openresty/1.21.4.1" */
+    bool lua;      /* the Lua module is built in or installed */
+} cli_nginx_check_t;
+
+typedef struct {
+    bool checked; /* false without a project */
+    char *host;
+    int port;
+    bool free;
+    char *error; /* when the address itself cannot be used */
+} cli_port_check_t;
+
+typedef struct {
+    cli_mongo_check_t mongodb;
+    cli_nginx_check_t nginx;
+    cli_port_check_t port;
+} cli_checks_t;
+
+/* Fills the MongoDB inputs from the options (NULL/0/false when not given),
+ * LUSTY_MONGODB_URI and the manifest's "mongodb" object (may be NULL), in
+ * that order, and returns the server address from the manifest's "server"
+ * (host NULL without a manifest). */
+void cli_checks_prepare(cli_checks_t *c, const struct cJSON *manifest, const char *uri_opt,
+                        int timeout_ms, bool require, bool skip, const char **host_out,
+                        int *port_out);
+
+/* Runs every check. `host` NULL skips the port check. The MongoDB driver is
+ * initialised and cleaned up inside: call this once per process. */
+void cli_checks_run(cli_checks_t *c, const char *host, int port);
+void cli_checks_clear(cli_checks_t *c);
+
+/* True when the checks fail the command: a malformed URI, or MongoDB
+ * unreachable while required. */
+bool cli_checks_failed(const cli_checks_t *c);
+
+/* Prints the report lines on `out` and the warnings/errors with their hints
+ * on stderr. */
+void cli_checks_print(const cli_checks_t *c, FILE *out);
+/* Prints only the warnings/errors (for --json, where stdout is the JSON). */
+void cli_checks_print_problems(const cli_checks_t *c);
+
+/* The "checks" object of the --json report. Free with cJSON_Delete(). */
+struct cJSON *cli_checks_to_json(const cli_checks_t *c);
+
+#endif

@@ -1,0 +1,624 @@
+/* lusty bootstrap: ready a project for work.
+ *
+ * Creates the project with `lusty init` when DIR holds none, fetches the
+ * handler repositories of lusty.json into lusty_modules/ as lusty.lock pins
+ * them (resolving and pinning what is not yet locked), then runs the checks
+ * of `lusty doctor`. Fetches run in parallel; each goes to a temporary
+ * folder swapped in only when complete, so failures leave the previous state
+ * and its lock entry as they were. */
+#include "checks.h"
+#include "cmd.h"
+#include "error.h"
+#include "fetch.h"
+#include "fs.h"
+#include "lock.h"
+#include "lusty/alloc.h"
+#include "lusty/buf.h"
+#include "lusty/error.h"
+#include "project.h"
+#include "term.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum {
+    OPT_JOBS = 1,
+    OPT_UPDATE,
+    OPT_FROZEN,
+    OPT_OFFLINE,
+    OPT_FORCE,
+    OPT_MONGODB_URI,
+    OPT_MONGODB_TIMEOUT,
+    OPT_REQUIRE_MONGODB,
+    OPT_SKIP_MONGODB,
+    OPT_JSON,
+    OPT_QUIET,
+};
+
+static const cli_opt_t options[] = {
+    {"jobs", 'j', "N", "Fetch N repositories at a time (default: 4)", OPT_JOBS},
+    {"update", 'u', NULL, "Re-resolve the refs of the NAMEs that follow (default: all) and rewrite lusty.lock", OPT_UPDATE,
+     "handler"},
+    {"frozen", 0, NULL, "Fail if lusty.lock is missing or disagrees with lusty.json", OPT_FROZEN},
+    {"offline", 0, NULL, "Never touch the network; say what is missing", OPT_OFFLINE},
+    {"force", 'f', NULL, "Replace handler folders even when they have local changes", OPT_FORCE},
+    {"mongodb-uri", 0, "URI", "MongoDB to check (default: $LUSTY_MONGODB_URI, lusty.json)", OPT_MONGODB_URI},
+    {"mongodb-timeout", 0, "SECONDS", "How long to wait for MongoDB (default: 2)", OPT_MONGODB_TIMEOUT},
+    {"require-mongodb", 0, NULL, "Fail when MongoDB cannot be reached", OPT_REQUIRE_MONGODB},
+    {"skip-mongodb", 0, NULL, "Do not check MongoDB", OPT_SKIP_MONGODB},
+    {"json", 0, NULL, "Print the report as JSON on stdout", OPT_JSON},
+    {"quiet", 'q', NULL, "Print nothing but warnings and errors", OPT_QUIET},
+    {NULL, 0, NULL, NULL, 0},
+};
+
+const cli_cmd_info_t cmd_bootstrap_info = {
+    .name = "bootstrap",
+    .summary = "Fetch the handler repositories and check the services",
+    .usage = "[options] [DIR] [--update [NAME...]]",
+    .description =
+        "Readies the project in DIR (default: the current folder or the nearest one above it\n"
+        "with a lusty.json). When DIR holds no project, runs 'lusty init' there first. Then\n"
+        "fetches the \"handlers\" of lusty.json into lusty_modules/ (git repositories or\n"
+        "archives), exactly as lusty.lock pins them, and records in lusty.lock what the others\n"
+        "resolved to. Finally checks MongoDB, nginx and the server's port, as 'lusty doctor'.\n"
+        "Exits with 1 when a repository could not be fetched. See docs/bootstrap.md.\n",
+    .options = options,
+    .args = "dir",
+};
+
+typedef struct {
+    const char *dir;
+    char **update_names;
+    size_t nupdate;
+    long jobs;
+    bool update, frozen, offline, force, json, quiet;
+    const char *mongodb_uri;
+    int mongodb_timeout_ms;
+    bool require_mongodb, skip_mongodb;
+} boot_args_t;
+
+/* What happens to one handler. */
+typedef enum {
+    PLAN_FETCH,
+    PLAN_UP_TO_DATE,
+    PLAN_SKIP,    /* local changes */
+    PLAN_MISSING, /* --offline and not installed as wanted */
+} plan_kind_t;
+
+typedef struct {
+    const cli_source_t *decl;
+    const cli_source_t *locked; /* the lock entry, when it is the one to install */
+    const cli_source_t *old;    /* the lock entry whatever it is, or NULL */
+    char *dest;
+    cli_installed_t installed;
+    plan_kind_t kind;
+    cli_fetch_job_t *job; /* PLAN_FETCH */
+} plan_t;
+
+static const char *const status_names[] = {"fetched", "up-to-date", "skipped", "missing", "failed"};
+
+static bool wants_update(const boot_args_t *a, const char *name)
+{
+    if (!a->update)
+        return false;
+    if (a->nupdate == 0)
+        return true;
+    for (size_t i = 0; i < a->nupdate; i++)
+        if (strcmp(a->update_names[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Removes a URL's password from a library message that may quote it. */
+static char *scrub(const char *text, const char *url)
+{
+    char *shown = cli_url_redact(url);
+    lusty_buf_t out = LUSTY_BUF_INIT;
+    const char *scheme = strstr(url, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    if (!colon || strcmp(shown, url) == 0) {
+        lusty_free(shown);
+        return lusty_strdup(text);
+    }
+    size_t plen = (size_t)(at - colon - 1);
+    for (const char *p = text; *p;) {
+        if (plen && strncmp(p, colon + 1, plen) == 0) {
+            lusty_buf_puts(&out, "***");
+            p += plen;
+        } else {
+            lusty_buf_putc(&out, *p++);
+        }
+    }
+    lusty_free(shown);
+    return lusty_buf_detach(&out, NULL);
+}
+
+static const char *hint_for(const char *cause)
+{
+    static const struct {
+        const char *cause, *hint;
+    } hints[] = {
+        {"repository not found", "check the \"git\" URL of this handler in lusty.json"},
+        {"archive not found", "check the \"url\" of this handler in lusty.json"},
+        {"ref not found", "check the \"ref\" of this handler in lusty.json"},
+        {"locked commit not found",
+         "the upstream history changed; run 'lusty bootstrap --update NAME' to re-resolve it"},
+        {"cannot reach the host",
+         "check the network and the URL, or work with what is installed: --offline"},
+        {"authentication needed",
+         "for ssh, add your key to ssh-agent; for https, use a URL the server accepts"},
+        {"checksum mismatch",
+         "the archive is not the one lusty.json or lusty.lock names; nothing was installed"},
+        {"disk full", "free some disk space and run 'lusty bootstrap' again"},
+        {"the connection broke off", "run 'lusty bootstrap' again; nothing was changed"},
+    };
+    for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++)
+        if (strcmp(hints[i].cause, cause) == 0)
+            return hints[i].hint;
+    return NULL;
+}
+
+static const char *plan_status(const plan_t *p)
+{
+    switch (p->kind) {
+    case PLAN_UP_TO_DATE: return status_names[1];
+    case PLAN_SKIP: return status_names[2];
+    case PLAN_MISSING: return status_names[3];
+    case PLAN_FETCH: break;
+    }
+    if (p->job->status != CLI_FETCH_FETCHED)
+        return status_names[4];
+    /* A re-resolved ref that did not move is nothing new. */
+    const char *id = p->job->resolved.commit ? p->job->resolved.commit : p->job->resolved.sha256;
+    if (p->installed.state == CLI_INSTALLED_CLEAN && p->installed.id && id &&
+        strcmp(p->installed.id, id) == 0)
+        return status_names[1];
+    return status_names[0];
+}
+
+/* The id (commit or sha256) a plan ends with, or NULL. */
+static const char *plan_id(const plan_t *p)
+{
+    if (p->kind == PLAN_FETCH) {
+        if (p->job->status != CLI_FETCH_FETCHED)
+            return NULL;
+        return p->job->resolved.commit ? p->job->resolved.commit : p->job->resolved.sha256;
+    }
+    return p->kind == PLAN_UP_TO_DATE ? p->installed.id : NULL;
+}
+
+static void print_done_line(const plan_t *p, FILE *out)
+{
+    const char *status = plan_status(p), *id = plan_id(p);
+    const char *color = strcmp(status, "failed") == 0    ? cli_term_red(out)
+                        : strcmp(status, "fetched") == 0 ? cli_term_green(out)
+                        : strcmp(status, "up-to-date") == 0 ? ""
+                                                            : cli_term_yellow(out);
+    fprintf(out, "  %s%-10s%s %s", color, strcmp(status, "up-to-date") == 0 ? "up to date" : status,
+            cli_term_reset(out), p->decl->name);
+    if (id)
+        fprintf(out, " %.*s", p->decl->kind == CLI_SOURCE_GIT ? 7 : 12, id);
+    if (p->decl->ref && id)
+        fprintf(out, " (%s)", p->decl->ref);
+    fputc('\n', out);
+}
+
+typedef struct {
+    plan_t *plans;
+    size_t count;
+} plans_t;
+
+static void on_job_done(const cli_fetch_job_t *job, void *data)
+{
+    plans_t *all = data;
+    for (size_t i = 0; i < all->count; i++)
+        if (all->plans[i].job == job)
+            print_done_line(&all->plans[i], stdout);
+    fflush(stdout);
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    cli_fetch_interrupted = 1;
+}
+
+/* Checks --frozen: the lock exists and pins exactly lusty.json's handlers. */
+static int check_frozen(const cli_source_list_t *decls, const cli_source_list_t *lock, bool have_lock)
+{
+    if (!have_lock) {
+        cli_error("lusty.lock is missing and --frozen forbids creating it");
+        cli_hint("run 'lusty bootstrap' without --frozen to create it, and commit it");
+        return CLI_EXIT_FAILURE;
+    }
+    lusty_buf_t names = LUSTY_BUF_INIT;
+    size_t n = 0;
+    for (size_t i = 0; i < decls->count; i++)
+        if (!cli_source_matches(&decls->items[i], cli_source_find(lock, decls->items[i].name)))
+            lusty_buf_printf(&names, "%s'%s'", n++ ? ", " : "", decls->items[i].name);
+    for (size_t i = 0; i < lock->count; i++)
+        if (!cli_source_find(decls, lock->items[i].name))
+            lusty_buf_printf(&names, "%s'%s'", n++ ? ", " : "", lock->items[i].name);
+    if (n) {
+        cli_error("lusty.lock disagrees with lusty.json about %s", names.data);
+        cli_hint("run 'lusty bootstrap' without --frozen to update lusty.lock, and commit it");
+    }
+    lusty_buf_free(&names);
+    return n ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+}
+
+/* Decides what to do with each handler, without touching the network. */
+static void make_plan(plan_t *p, const cli_source_t *decl, const cli_source_list_t *lock,
+                      const cli_project_t *proj, const boot_args_t *a)
+{
+    p->decl = decl;
+    p->old = cli_source_find(lock, decl->name);
+    p->locked = !wants_update(a, decl->name) && cli_source_matches(decl, p->old) ? p->old : NULL;
+    char *rel = lusty_asprintf("lusty_modules/%s", decl->name);
+    p->dest = cli_project_path(proj, rel);
+    lusty_free(rel);
+    cli_fetch_inspect(&p->installed, decl, p->dest);
+    const cli_installed_t *in = &p->installed;
+    const char *want = p->locked ? (decl->kind == CLI_SOURCE_GIT ? p->locked->commit
+                                                                 : p->locked->sha256)
+                                 : NULL;
+    bool same_url = in->url && strcmp(in->url, decl->url) == 0;
+    if ((in->state == CLI_INSTALLED_CHANGED || in->state == CLI_INSTALLED_FOREIGN) && !a->force)
+        p->kind = PLAN_SKIP;
+    else if (want && in->state == CLI_INSTALLED_CLEAN && same_url && strcmp(in->id, want) == 0)
+        p->kind = PLAN_UP_TO_DATE;
+    else if (a->offline)
+        p->kind = PLAN_MISSING;
+    else
+        p->kind = PLAN_FETCH;
+}
+
+static void report_problems(const plan_t *plans, size_t count, const char *dir)
+{
+    for (size_t i = 0; i < count; i++) {
+        const plan_t *p = &plans[i];
+        char *url = cli_url_redact(p->decl->url);
+        if (p->kind == PLAN_SKIP) {
+            cli_warning("skipped '%s': lusty_modules/%s has local changes (%s)", p->decl->name,
+                        p->decl->name, p->installed.detail);
+            cli_hint("commit or move them away, or pass --force to replace the folder");
+        } else if (p->kind == PLAN_MISSING) {
+            const char *what = p->installed.state == CLI_INSTALLED_ABSENT
+                                   ? "is not installed"
+                                   : "is not installed as lusty.lock pins it";
+            cli_error("'%s' (%s) %s and --offline forbids fetching it", p->decl->name, url, what);
+        } else if (p->kind == PLAN_FETCH && p->job->status == CLI_FETCH_FAILED) {
+            char *detail = p->job->error ? scrub(p->job->error, p->decl->url) : NULL;
+            cli_error("cannot fetch '%s' from '%s': %s%s%s%s", p->decl->name, url, p->job->cause,
+                      detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+            const char *hint = hint_for(p->job->cause);
+            if (hint)
+                cli_hint("%s", hint);
+            lusty_free(detail);
+        }
+        lusty_free(url);
+    }
+    (void)dir;
+}
+
+static cJSON *plan_json(const plan_t *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *url = cli_url_redact(p->decl->url);
+    const char *status = plan_status(p), *id = plan_id(p);
+    cJSON_AddStringToObject(o, "name", p->decl->name);
+    cJSON_AddStringToObject(o, "type", p->decl->kind == CLI_SOURCE_GIT ? "git" : "archive");
+    cJSON_AddStringToObject(o, "url", url);
+    if (p->decl->kind == CLI_SOURCE_GIT) {
+        if (p->decl->ref)
+            cJSON_AddStringToObject(o, "ref", p->decl->ref);
+        else
+            cJSON_AddNullToObject(o, "ref");
+    }
+    cJSON_AddStringToObject(o, "status", status);
+    const char *key = p->decl->kind == CLI_SOURCE_GIT ? "commit" : "sha256";
+    if (id)
+        cJSON_AddStringToObject(o, key, id);
+    else
+        cJSON_AddNullToObject(o, key);
+    if (p->kind == PLAN_SKIP)
+        cJSON_AddStringToObject(o, "reason", p->installed.detail ? p->installed.detail : "");
+    if (p->kind == PLAN_MISSING)
+        cJSON_AddStringToObject(o, "reason", "offline");
+    if (p->kind == PLAN_FETCH && p->job->status == CLI_FETCH_FAILED) {
+        char *detail = p->job->error ? scrub(p->job->error, p->decl->url) : NULL;
+        cJSON_AddStringToObject(o, "reason", p->job->cause);
+        if (detail)
+            cJSON_AddStringToObject(o, "error", detail);
+        lusty_free(detail);
+    }
+    if (p->kind == PLAN_FETCH && p->job->status == CLI_FETCH_FETCHED)
+        cJSON_AddNumberToObject(o, "seconds",
+                                (double)(long)((p->job->finished - p->job->started) * 1000) / 1000);
+    lusty_free(url);
+    return o;
+}
+
+/* Finds the project, creating it with `lusty init` when DIR holds none. */
+static int open_or_init(const boot_args_t *a, cli_project_t **out)
+{
+    char *err = NULL, *found = NULL;
+    const char *start = a->dir ? a->dir : ".";
+    bool have = false;
+    if (a->dir) {
+        char *manifest = cli_path_join(a->dir, CLI_PROJECT_MANIFEST);
+        have = cli_exists(manifest);
+        lusty_free(manifest);
+    } else {
+        have = cli_project_find(".", &found) == 0;
+        lusty_free(found);
+    }
+    if (!have) {
+        char *argv[5] = {"init"};
+        int argc = 1;
+        if (a->json || a->quiet)
+            argv[argc++] = "--quiet";
+        argv[argc++] = "--";
+        argv[argc++] = (char *)start;
+        int rc = cmd_init(argc, argv);
+        if (rc != CLI_EXIT_OK)
+            return rc;
+        if (!a->json && !a->quiet)
+            printf("\n");
+    }
+    if (cli_project_open(out, start, &err) != 0) {
+        cli_error("%s", err);
+        lusty_free(err);
+        return CLI_EXIT_FAILURE;
+    }
+    return CLI_EXIT_OK;
+}
+
+static int run_bootstrap(const boot_args_t *a)
+{
+    cli_project_t *proj = NULL;
+    cli_source_list_t decls = {0}, lock = {0}, new_lock = {0};
+    plan_t *plans = NULL;
+    cli_fetch_job_t *jobs = NULL;
+    cli_checks_t checks = {0};
+    char *err = NULL, *lock_path = NULL;
+    size_t njobs = 0;
+    bool lock_written = false;
+    int rc = open_or_init(a, &proj);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    rc = CLI_EXIT_FAILURE;
+    /* Relative handler paths in lusty.json are relative to the project. */
+    if (chdir(proj->dir) != 0) {
+        cli_error("cannot enter '%s': %s", proj->dir, cli_strerror(errno));
+        goto cleanup;
+    }
+    if (cli_sources_from_manifest(&decls, cli_project_get(proj, "handlers"), &err) != 0) {
+        cli_error("%s", err);
+        goto cleanup;
+    }
+    lock_path = cli_project_path(proj, "lusty.lock");
+    int lrc = cli_lock_read(&lock, lock_path, &err);
+    if (lrc < 0) {
+        cli_error("%s", err);
+        cli_hint("fix it, or delete it and run 'lusty bootstrap' to create it again");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < a->nupdate; i++) {
+        if (!cli_source_find(&decls, a->update_names[i])) {
+            cli_error("no handler '%s' in '%s'", a->update_names[i], proj->manifest_path);
+            const char **names = lusty_calloc(decls.count + 1, sizeof(char *));
+            for (size_t j = 0; j < decls.count; j++)
+                names[j] = decls.items[j].name;
+            const char *guess = cli_suggest(a->update_names[i], names);
+            if (guess)
+                cli_hint("did you mean '%s'?", guess);
+            lusty_free(names);
+            rc = CLI_EXIT_USAGE;
+            goto cleanup;
+        }
+    }
+    if (a->frozen && check_frozen(&decls, &lock, lrc == 0) != CLI_EXIT_OK)
+        goto cleanup;
+
+    plans = lusty_calloc(decls.count ? decls.count : 1, sizeof(*plans));
+    jobs = lusty_calloc(decls.count ? decls.count : 1, sizeof(*jobs));
+    for (size_t i = 0; i < decls.count; i++) {
+        plan_t *p = &plans[i];
+        make_plan(p, &decls.items[i], &lock, proj, a);
+        if (p->kind == PLAN_FETCH) {
+            p->job = &jobs[njobs++];
+            p->job->decl = p->decl;
+            p->job->dest = p->dest;
+            if (p->locked)
+                p->job->pin = p->decl->kind == CLI_SOURCE_GIT ? p->locked->commit : p->locked->sha256;
+        }
+    }
+
+    bool show = !a->json && !a->quiet;
+    if (show && decls.count)
+        printf("handlers of %s:\n", proj->name);
+    if (show)
+        for (size_t i = 0; i < decls.count; i++)
+            if (plans[i].kind != PLAN_FETCH)
+                print_done_line(&plans[i], stdout);
+    fflush(stdout);
+    plans_t all = {plans, decls.count};
+    FILE *tty = show && isatty(STDOUT_FILENO) ? stdout : NULL;
+    struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    cli_fetch_run(jobs, njobs, (int)a->jobs, tty, show ? on_job_done : NULL, &all);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+
+    /* The new lock: what was fetched, else what was pinned before. */
+    for (size_t i = 0; i < decls.count; i++) {
+        const plan_t *p = &plans[i];
+        if (p->kind == PLAN_FETCH && p->job->status == CLI_FETCH_FETCHED)
+            cli_source_list_put(&new_lock, &p->job->resolved);
+        else if (p->old)
+            cli_source_list_put(&new_lock, p->old);
+    }
+    bool changed = lrc == 0 ? !cli_source_list_equal(&lock, &new_lock) : new_lock.count > 0;
+    if (changed && !a->offline && !a->frozen) {
+        int werr = cli_lock_write(lock_path, &new_lock);
+        if (werr) {
+            cli_error("cannot write '%s': %s", lock_path, cli_strerror(werr));
+            goto cleanup;
+        }
+        lock_written = true;
+    }
+
+    size_t counts[5] = {0};
+    for (size_t i = 0; i < decls.count; i++) {
+        const char *s = plan_status(&plans[i]);
+        for (size_t k = 0; k < 5; k++)
+            counts[k] += strcmp(s, status_names[k]) == 0;
+    }
+    report_problems(plans, decls.count, proj->dir);
+    if (show) {
+        if (decls.count) {
+            printf("handlers: %zu fetched, %zu up to date, %zu failed", counts[0], counts[1],
+                   counts[4] + counts[3]);
+            if (counts[2])
+                printf(", %zu skipped", counts[2]);
+            printf("%s\n", lock_written ? "; lusty.lock updated" : "");
+        } else {
+            printf("handlers: none in lusty.json\n");
+        }
+    }
+
+    const char *host = NULL;
+    int port = 0;
+    cli_checks_prepare(&checks, proj->manifest, a->mongodb_uri, a->mongodb_timeout_ms,
+                       a->require_mongodb, a->skip_mongodb, &host, &port);
+    cli_checks_run(&checks, host, port);
+    if (a->json)
+        cli_checks_print_problems(&checks);
+    else if (!a->quiet)
+        cli_checks_print(&checks, stdout);
+    else
+        cli_checks_print_problems(&checks);
+
+    bool failed = counts[3] || counts[4] || cli_checks_failed(&checks);
+    if (a->json) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "command", "bootstrap");
+        cJSON_AddStringToObject(root, "project", proj->dir);
+        cJSON *list = cJSON_AddArrayToObject(root, "handlers");
+        for (size_t i = 0; i < decls.count; i++)
+            cJSON_AddItemToArray(list, plan_json(&plans[i]));
+        cJSON *sum = cJSON_AddObjectToObject(root, "summary");
+        cJSON_AddNumberToObject(sum, "fetched", (double)counts[0]);
+        cJSON_AddNumberToObject(sum, "up_to_date", (double)counts[1]);
+        cJSON_AddNumberToObject(sum, "skipped", (double)counts[2]);
+        cJSON_AddNumberToObject(sum, "failed", (double)(counts[3] + counts[4]));
+        cJSON_AddBoolToObject(root, "lock_written", lock_written);
+        cJSON_AddItemToObject(root, "checks", cli_checks_to_json(&checks));
+        cJSON_AddBoolToObject(root, "ok", !failed);
+        char *text = cJSON_Print(root);
+        printf("%s\n", text);
+        cJSON_free(text);
+        cJSON_Delete(root);
+    }
+    rc = failed ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+cleanup:
+    for (size_t i = 0; plans && i < decls.count; i++) {
+        lusty_free(plans[i].dest);
+        cli_installed_clear(&plans[i].installed);
+    }
+    for (size_t i = 0; i < njobs; i++)
+        cli_fetch_job_clear(&jobs[i]);
+    cli_checks_clear(&checks);
+    lusty_free(jobs);
+    lusty_free(plans);
+    cli_source_list_free(&new_lock);
+    cli_source_list_free(&lock);
+    cli_source_list_free(&decls);
+    lusty_free(lock_path);
+    lusty_free(err);
+    cli_project_free(proj);
+    return rc;
+}
+
+int cmd_bootstrap(int argc, char **argv)
+{
+    boot_args_t a = {.jobs = 4};
+    cli_opt_parser_t p;
+    int rc = CLI_EXIT_OK, first_name = -1;
+    cli_opt_init(&p, &cmd_bootstrap_info, argc, argv);
+    for (int id; (id = cli_opt_next(&p)) != CLI_OPT_END;) {
+        switch (id) {
+        case CLI_OPT_HELP: goto done;
+        case CLI_OPT_ERROR: rc = CLI_EXIT_USAGE; goto done;
+        case OPT_JOBS:
+            if (!cli_parse_int(p.value, 1, 64, &a.jobs)) {
+                cli_error("invalid --jobs '%s': use a number from 1 to 64", p.value);
+                rc = CLI_EXIT_USAGE;
+                goto done;
+            }
+            break;
+        case OPT_UPDATE:
+            a.update = true;
+            if (first_name < 0)
+                first_name = p.nargs;
+            break;
+        case OPT_FROZEN: a.frozen = true; break;
+        case OPT_OFFLINE: a.offline = true; break;
+        case OPT_FORCE: a.force = true; break;
+        case OPT_MONGODB_URI: a.mongodb_uri = p.value; break;
+        case OPT_MONGODB_TIMEOUT:
+            if (!cli_parse_seconds(p.value, 600, &a.mongodb_timeout_ms)) {
+                cli_error("invalid --mongodb-timeout '%s': use seconds, more than 0, at most 600",
+                          p.value);
+                rc = CLI_EXIT_USAGE;
+                goto done;
+            }
+            break;
+        case OPT_REQUIRE_MONGODB: a.require_mongodb = true; break;
+        case OPT_SKIP_MONGODB: a.skip_mongodb = true; break;
+        case OPT_JSON: a.json = true; break;
+        case OPT_QUIET: a.quiet = true; break;
+        }
+    }
+    /* Arguments before --update name the folder, those after it handlers. */
+    int ndirs = first_name < 0 ? p.nargs : first_name;
+    if (ndirs > 1) {
+        cli_error("'lusty bootstrap' takes one DIR, got %d", ndirs);
+        cli_hint("handler names go after --update");
+        rc = CLI_EXIT_USAGE;
+        goto done;
+    }
+    if (ndirs == 1)
+        a.dir = p.args[0];
+    if (a.dir && !a.dir[0]) {
+        cli_error("DIR must not be empty");
+        rc = CLI_EXIT_USAGE;
+        goto done;
+    }
+    a.update_names = p.args + ndirs;
+    a.nupdate = (size_t)(p.nargs - ndirs);
+    const char *conflict = a.update && a.frozen    ? "--update and --frozen"
+                           : a.update && a.offline ? "--update and --offline"
+                           : a.skip_mongodb && a.require_mongodb
+                               ? "--skip-mongodb and --require-mongodb"
+                               : NULL;
+    if (conflict) {
+        cli_error("%s cannot be used together", conflict);
+        rc = CLI_EXIT_USAGE;
+        goto done;
+    }
+    cli_fetch_global_init();
+    rc = run_bootstrap(&a);
+    cli_fetch_global_cleanup();
+done:
+    cli_opt_free(&p);
+    return rc;
+}

@@ -1,0 +1,683 @@
+/* lusty server: serve a project over HTTP.
+ *
+ * Reads the project's lusty.json (server.host, server.port, server.static,
+ * server.limits, server.lua_budget_ms, app), starts the runtime's HTTP
+ * server with a handler that serves the static folders and passes
+ * everything else to the app (lusty/app.h: one Lua host per worker, live
+ * reload, time budget), prints an access log and what the app reports, and
+ * stops gracefully on SIGINT/SIGTERM. It runs in lusty-serve when that lean
+ * binary is there (see serve_exec.h). */
+#include "cmd.h"
+#include "error.h"
+#include "fs.h"
+#include "project.h"
+#include "serve_exec.h"
+#include "term.h"
+
+#include "lusty/alloc.h"
+#include "lusty/app.h"
+#include "lusty/buf.h"
+#include "lusty/error.h"
+#include "lusty/http.h"
+#include "lusty/log.h"
+#include "lusty/static_files.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+enum {
+    OPT_HOST = 1,
+    OPT_PORT,
+    OPT_WORKERS,
+    OPT_QUIET,
+    OPT_LOG_FORMAT,
+    OPT_NO_RELOAD,
+    OPT_LUA_BUDGET,
+};
+
+static const cli_opt_t options[] = {
+    {"host", 0, "HOST", "Address to listen on (default: server.host, else 127.0.0.1)", OPT_HOST},
+    {"port", 'p', "PORT", "Port (default: server.port, else 8080; 0 picks a free one)", OPT_PORT},
+    {"workers", 'w', "N", "Worker threads, each with its own event loop (default: 1)", OPT_WORKERS},
+    {"quiet", 'q', NULL, "Print only the URL: no banner, no access log", OPT_QUIET},
+    {"log-format", 0, "FORMAT", "Access log format: text or json (default: text)", OPT_LOG_FORMAT,
+     "text|json"},
+    {"no-reload", 0, NULL, "Do not reload the app when its files change", OPT_NO_RELOAD},
+    {"lua-budget", 0, "MS",
+     "Lua time per request before it is stopped with a 500 (default: server.lua_budget_ms, "
+     "else 10000; 0: no limit)",
+     OPT_LUA_BUDGET},
+    {NULL, 0, NULL, NULL, 0},
+};
+
+const cli_cmd_info_t cmd_server_info = {
+    .name = "server",
+    .summary = "Serve a Lusty project over HTTP",
+    .usage = "[options] [DIR]",
+    .description =
+        "Serves the project in DIR (default: the project containing the current folder,\n"
+        "found by walking up to the nearest lusty.json). The folders of server.static are\n"
+        "served as files; other requests run the app (lusty.json \"app\", default\n"
+        "app/config.lua), which is reloaded when files under app/, lusty_modules/ or\n"
+        "lusty.json change (see docs/app-serving.md).\n"
+        "LUSTY_HOST and LUSTY_PORT override lusty.json; options override both.\n"
+        "Limits are set in lusty.json under server.limits (see docs/server.md).\n"
+        "SIGINT/SIGTERM stop gracefully (in-flight requests get 5 s); a second\n"
+        "SIGINT exits at once.\n",
+    .options = options,
+    .args = "dir",
+};
+
+#define MAX_WORKERS 256
+
+typedef struct {
+    const char *dir;
+    const char *host, *port, *workers, *log_format, *budget;
+    bool quiet, no_reload;
+} server_args_t;
+
+typedef struct {
+    lusty_static_t *files;
+    lusty_app_t *app;
+    bool json;
+    bool quiet;
+    pthread_mutex_t log_lock;
+    lusty_http_server_t *srv;
+    uv_signal_t sigint, sigterm;
+    int signals;
+    int status;
+} server_ctx_t;
+
+/* ---- configuration from lusty.json ---- */
+
+typedef struct {
+    char *host;
+    long port;
+    long budget_ms;
+    const char *app;
+    lusty_http_limits_t limits;
+} server_conf_t;
+
+static bool bad_manifest(const cli_project_t *p, const char *fmt, const char *key)
+{
+    char *what = lusty_asprintf(fmt, key);
+    cli_error("invalid '%s': %s", p->manifest_path, what);
+    lusty_free(what);
+    return false;
+}
+
+/* Reads a whole number in [min, max] at `key`; absent keys keep `*out`. */
+static bool manifest_int(const cli_project_t *p, const char *key, long min, long max, long *out)
+{
+    const cJSON *v = cli_project_get(p, key);
+    if (!v)
+        return true;
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long)v->valuedouble ||
+        v->valuedouble < (double)min || v->valuedouble > (double)max) {
+        char *msg = lusty_asprintf("%%s must be a whole number from %ld to %ld", min, max);
+        bad_manifest(p, msg, key);
+        lusty_free(msg);
+        return false;
+    }
+    *out = (long)v->valuedouble;
+    return true;
+}
+
+static bool read_conf(const cli_project_t *p, server_conf_t *c)
+{
+    const cJSON *server = cli_project_get(p, "server");
+    if (server && !cJSON_IsObject(server))
+        return bad_manifest(p, "%s must be an object", "server");
+    const cJSON *host = cli_project_get(p, "server.host");
+    if (host && !cJSON_IsString(host))
+        return bad_manifest(p, "%s must be a string", "server.host");
+    c->host = lusty_strdup(host ? host->valuestring : "127.0.0.1");
+    c->port = 8080;
+    if (!manifest_int(p, "server.port", 0, 65535, &c->port))
+        return false;
+    c->budget_ms = LUSTY_APP_DEFAULT_BUDGET_MS;
+    if (!manifest_int(p, "server.lua_budget_ms", 0, 86400000, &c->budget_ms))
+        return false;
+    const cJSON *app = cli_project_get(p, "app");
+    if (app && !cJSON_IsString(app))
+        return bad_manifest(p, "%s must be a file name (a string)", "app");
+    c->app = app ? app->valuestring : NULL;
+    const cJSON *limits = cli_project_get(p, "server.limits");
+    if (limits && !cJSON_IsObject(limits))
+        return bad_manifest(p, "%s must be an object", "server.limits");
+    static const struct {
+        const char *key;
+        size_t offset;
+        bool is_u64;
+    } keys[] = {
+        {"server.limits.header_bytes", offsetof(lusty_http_limits_t, header_bytes), false},
+        {"server.limits.url_bytes", offsetof(lusty_http_limits_t, url_bytes), false},
+        {"server.limits.body_bytes", offsetof(lusty_http_limits_t, body_bytes), false},
+        {"server.limits.header_timeout_ms", offsetof(lusty_http_limits_t, header_timeout_ms), true},
+        {"server.limits.idle_timeout_ms", offsetof(lusty_http_limits_t, idle_timeout_ms), true},
+        {"server.limits.max_connections", offsetof(lusty_http_limits_t, max_connections), false},
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        long v = 0;
+        /* http-parser refuses heads over 80 KiB whatever we allow. */
+        long max = strstr(keys[i].key, "header_bytes") ? 80 * 1024 : 1L << 40;
+        if (!manifest_int(p, keys[i].key, 1, max, &v))
+            return false;
+        char *field = (char *)&c->limits + keys[i].offset;
+        if (keys[i].is_u64)
+            *(uint64_t *)field = (uint64_t)v;
+        else
+            *(size_t *)field = (size_t)v;
+    }
+    if (limits) {
+        for (const cJSON *it = limits->child; it; it = it->next) {
+            bool known = false;
+            for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+                known |= strcmp(keys[i].key + strlen("server.limits."), it->string) == 0;
+            if (!known)
+                cli_warning("'%s': unknown key server.limits.%s (ignored)", p->manifest_path,
+                            it->string);
+        }
+    }
+    return true;
+}
+
+/* Mounts server.static; folders that do not exist are skipped with a
+ * warning, so that deleting one does not stop the whole app. */
+static bool mount_static(const cli_project_t *p, lusty_static_t *files, lusty_buf_t *listing)
+{
+    const cJSON *st = cli_project_get(p, "server.static");
+    if (!st)
+        return true;
+    if (!cJSON_IsObject(st))
+        return bad_manifest(p, "%s must be an object mapping URL prefixes to folders",
+                            "server.static");
+    for (const cJSON *it = st->child; it; it = it->next) {
+        if (!cJSON_IsString(it)) {
+            char *key = lusty_asprintf("server.static[\"%s\"]", it->string);
+            bad_manifest(p, "%s must be a folder name (a string)", key);
+            lusty_free(key);
+            return false;
+        }
+        char *dir = cli_project_path(p, it->valuestring);
+        int err = lusty_static_add(files, it->string, dir);
+        if (err == LUSTY_EINVAL) {
+            char *key = lusty_asprintf("server.static prefix '%s'", it->string);
+            bad_manifest(p, "%s is not a plain URL path", key);
+            lusty_free(key);
+            lusty_free(dir);
+            return false;
+        }
+        if (err)
+            cli_warning("static folder '%s' (for '%s') cannot be opened: %s; not serving it", dir,
+                        it->string, err == LUSTY_ENOENT ? "no such folder" : uv_strerror(err));
+        else
+            lusty_buf_printf(listing, "%s%s -> %s", listing->len ? ", " : "", it->string,
+                             it->valuestring);
+        lusty_free(dir);
+    }
+    return true;
+}
+
+/* ---- logging ---- */
+
+static void json_string(lusty_buf_t *b, const char *s)
+{
+    lusty_buf_putc(b, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            lusty_buf_printf(b, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f)
+            lusty_buf_printf(b, "\\u%04x", *p);
+        else
+            lusty_buf_putc(b, (char)*p);
+    }
+    lusty_buf_putc(b, '"');
+}
+
+static const char *status_color(int status)
+{
+    if (status >= 500)
+        return cli_term_red(stdout);
+    if (status >= 400)
+        return cli_term_yellow(stdout);
+    if (status >= 300)
+        return cli_term_dim(stdout);
+    return cli_term_green(stdout);
+}
+
+/* One line per response. Runs on worker threads: the line is built first
+ * and written under a lock, so lines of different workers never mix. */
+static void access_log(void *data, const lusty_http_access_t *e)
+{
+    server_ctx_t *ctx = data;
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    lusty_buf_t line = LUSTY_BUF_INIT;
+    if (ctx->json) {
+        gmtime_r(&now, &tm);
+        strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        lusty_buf_printf(&line, "{\"time\":\"%s\",\"method\":", stamp);
+        json_string(&line, e->method);
+        lusty_buf_puts(&line, ",\"path\":");
+        json_string(&line, e->target);
+        lusty_buf_printf(&line, ",\"status\":%d,\"bytes\":%llu,\"ms\":%.3f,\"worker\":%u}\n",
+                         e->status, (unsigned long long)e->bytes, e->ms, e->worker);
+    } else {
+        localtime_r(&now, &tm);
+        strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
+        lusty_buf_printf(&line, "%s%s%s %s %s %s%d%s %llu %.1fms\n", cli_term_dim(stdout), stamp,
+                         cli_term_reset(stdout), e->method, e->target, status_color(e->status),
+                         e->status, cli_term_reset(stdout), (unsigned long long)e->bytes, e->ms);
+    }
+    pthread_mutex_lock(&ctx->log_lock);
+    fwrite(line.data, 1, line.len, stdout);
+    fflush(stdout);
+    pthread_mutex_unlock(&ctx->log_lock);
+    lusty_buf_free(&line);
+}
+
+static void log_sink(void *data, lusty_log_level_t level, const char *module, const char *message)
+{
+    (void)data;
+    fprintf(stderr, "%s %s: %s\n", lusty_log_level_name(level), module, message);
+}
+
+/* ---- serving ---- */
+
+/* The handler data of one worker. */
+typedef struct {
+    server_ctx_t *ctx;
+    lusty_app_worker_t *app;
+} worker_t;
+
+static void handle(void *data, const lusty_http_request_t *req, lusty_http_response_t *res)
+{
+    worker_t *w = data;
+    if (lusty_static_serve(w->ctx->files, req, res))
+        return;
+    lusty_app_worker_handle(w->app, req, res);
+}
+
+static int worker_start(void *data, unsigned worker, uv_loop_t *loop, void **handler_data)
+{
+    (void)worker;
+    server_ctx_t *ctx = data;
+    worker_t *w = lusty_calloc(1, sizeof *w);
+    w->ctx = ctx;
+    int err = lusty_app_worker_new(&w->app, ctx->app, loop);
+    if (err) {
+        lusty_free(w);
+        return err;
+    }
+    *handler_data = w;
+    return 0;
+}
+
+static void worker_stop(void *data, unsigned worker, uv_loop_t *loop, void *handler_data)
+{
+    (void)data;
+    (void)worker;
+    (void)loop;
+    worker_t *w = handler_data;
+    if (!w)
+        return;
+    lusty_app_worker_free(w->app);
+    lusty_free(w);
+}
+
+/* What the app reports: load errors and unanswered request errors go to
+ * stderr (also with --quiet), reloads to stdout. */
+static void app_report(void *data, lusty_app_report_t kind, const char *message)
+{
+    server_ctx_t *ctx = data;
+    char stamp[16];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
+    pthread_mutex_lock(&ctx->log_lock);
+    switch (kind) {
+    case LUSTY_APP_LOADED:
+        if (!ctx->quiet && !ctx->json) {
+            printf("%s%s%s reloaded %s\n", cli_term_dim(stdout), stamp, cli_term_reset(stdout),
+                   message);
+            fflush(stdout);
+        }
+        break;
+    case LUSTY_APP_LOAD_FAILED:
+        fprintf(stderr, "%s%s%s %sthe app failed to load:%s %s\n", cli_term_dim(stderr), stamp,
+                cli_term_reset(stderr), cli_term_red(stderr), cli_term_reset(stderr), message);
+        break;
+    case LUSTY_APP_ERROR:
+    case LUSTY_APP_BUDGET:
+        fprintf(stderr, "%s%s%s %serror:%s %s\n", cli_term_dim(stderr), stamp,
+                cli_term_reset(stderr), cli_term_red(stderr), cli_term_reset(stderr), message);
+        break;
+    }
+    fflush(stderr);
+    pthread_mutex_unlock(&ctx->log_lock);
+}
+
+static void on_signal_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void on_done(lusty_http_server_t *srv, int status, void *data)
+{
+    (void)srv;
+    server_ctx_t *ctx = data;
+    ctx->status = status;
+    lusty_app_stop(ctx->app);
+    uv_close((uv_handle_t *)&ctx->sigint, on_signal_closed);
+    uv_close((uv_handle_t *)&ctx->sigterm, on_signal_closed);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    server_ctx_t *ctx = h->data;
+    if (ctx->signals++ > 0) {
+        if (signum == SIGINT) {
+            /* The user insists: no more waiting for in-flight requests. */
+            fflush(stdout);
+            _exit(130);
+        }
+        return;
+    }
+    if (!ctx->quiet && !ctx->json) {
+        printf("Stopping: finishing in-flight requests (Ctrl-C again to quit now)\n");
+        fflush(stdout);
+    }
+    lusty_http_server_stop(ctx->srv);
+}
+
+/* Turns a host name into the numeric address the runtime binds. */
+static char *numeric_host(const char *host)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+    if (getaddrinfo(host, NULL, &hints, &ai) != 0 || !ai)
+        return NULL;
+    char buf[INET6_ADDRSTRLEN] = "";
+    if (ai->ai_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, buf, sizeof(buf));
+    else if (ai->ai_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, buf, sizeof(buf));
+    freeaddrinfo(ai);
+    return buf[0] ? lusty_strdup(buf) : NULL;
+}
+
+static void print_banner(const server_ctx_t *ctx, const cli_project_t *p, const char *url,
+                         unsigned workers, const char *statics, const char *app_file,
+                         const lusty_app_stats_t *st, bool reload, long budget_ms)
+{
+    if (ctx->json) {
+        lusty_buf_t b = LUSTY_BUF_INIT;
+        lusty_buf_puts(&b, "{\"event\":\"listening\",\"url\":");
+        json_string(&b, url);
+        lusty_buf_puts(&b, ",\"app\":");
+        json_string(&b, p->name);
+        lusty_buf_printf(&b, ",\"workers\":%u", workers);
+        if (st->has_app) {
+            lusty_buf_puts(&b, ",\"app_file\":");
+            json_string(&b, app_file);
+            lusty_buf_printf(&b,
+                             ",\"loaded\":%s,\"channels\":%u,\"subscribers\":%u,"
+                             "\"publishers\":%u,\"reload\":%s,\"lua_budget_ms\":%ld",
+                             st->loaded ? "true" : "false", st->channels, st->subscribers,
+                             st->publishers, reload ? "true" : "false", budget_ms);
+        }
+        lusty_buf_puts(&b, "}\n");
+        fputs(b.data, stdout);
+        lusty_buf_free(&b);
+    } else if (ctx->quiet) {
+        printf("%s\n", url);
+    } else {
+        FILE *o = stdout;
+        printf("Serving %s'%s'%s from %s\n", cli_term_bold(o), p->name, cli_term_reset(o), p->dir);
+        printf("  url      %s%s%s\n", cli_term_green(o), url, cli_term_reset(o));
+        printf("  workers  %u\n", workers);
+        printf("  static   %s\n", statics[0] ? statics : "(none)");
+        if (!st->has_app)
+            printf("  app      (none: no %s)\n", app_file);
+        else if (!st->loaded)
+            printf("  app      %s %sfailed to load%s (see below)\n", app_file, cli_term_red(o),
+                   cli_term_reset(o));
+        else
+            printf("  app      %s: %u channels, %u subscribers, %u publishers\n", app_file,
+                   st->channels, st->subscribers, st->publishers);
+        printf("  reload   %s\n", reload ? "on (app/, lusty_modules/, lusty.json)" : "off");
+        if (budget_ms)
+            printf("  budget   %ld ms of Lua per request\n", budget_ms);
+        else
+            printf("  budget   none\n");
+        printf("Press Ctrl-C to stop.\n");
+    }
+    fflush(stdout);
+}
+
+static int run_server(const server_args_t *a)
+{
+    int rc = CLI_EXIT_FAILURE;
+    cli_project_t *p = NULL;
+    char *err = NULL, *host = NULL, *url = NULL;
+    server_conf_t conf = {0};
+    lusty_buf_t statics = LUSTY_BUF_INIT;
+    server_ctx_t ctx = {.quiet = a->quiet};
+    char *app_err = NULL;
+    lusty_app_stats_t stats = {0};
+    pthread_mutex_init(&ctx.log_lock, NULL);
+    uv_loop_t loop;
+    bool loop_ready = false;
+
+    if (a->log_format && strcmp(a->log_format, "text") != 0 && strcmp(a->log_format, "json") != 0) {
+        cli_error("invalid --log-format '%s': use text or json", a->log_format);
+        rc = CLI_EXIT_USAGE;
+        goto cleanup;
+    }
+    ctx.json = a->log_format && strcmp(a->log_format, "json") == 0;
+    long workers = 1;
+    if (a->workers && !cli_parse_int(a->workers, 1, MAX_WORKERS, &workers)) {
+        cli_error("invalid --workers '%s': use a number from 1 to %d", a->workers, MAX_WORKERS);
+        rc = CLI_EXIT_USAGE;
+        goto cleanup;
+    }
+    /* The port is checked before the project so that a typo in it is a
+     * usage error whatever the folder. */
+    long port = -1;
+    const char *port_text = a->port ? a->port : getenv("LUSTY_PORT");
+    if (port_text && port_text[0] && !cli_parse_int(port_text, 0, 65535, &port)) {
+        cli_error("invalid %s '%s': use a number from 0 to 65535",
+                  a->port ? "--port" : "LUSTY_PORT", port_text);
+        rc = CLI_EXIT_USAGE;
+        goto cleanup;
+    }
+    if (cli_is_dir(a->dir) == false) {
+        cli_error("cannot serve '%s': no such folder", a->dir);
+        rc = CLI_EXIT_USAGE;
+        goto cleanup;
+    }
+    int perr = cli_project_open(&p, a->dir, &err);
+    if (perr != 0) {
+        cli_error("%s", err);
+        if (perr == LUSTY_ENOENT)
+            cli_hint("run 'lusty init' to create a project, or give its folder: lusty server DIR");
+        goto cleanup;
+    }
+    if (!read_conf(p, &conf))
+        goto cleanup;
+    if (port < 0)
+        port = conf.port;
+    const char *host_text = a->host ? a->host : getenv("LUSTY_HOST");
+    if (!host_text || !host_text[0])
+        host_text = conf.host;
+    host = numeric_host(host_text);
+    if (!host) {
+        cli_error("cannot listen on '%s': unknown host", host_text);
+        cli_hint("use an address such as 127.0.0.1, 0.0.0.0 or ::1");
+        goto cleanup;
+    }
+    lusty_static_new(&ctx.files);
+    if (!mount_static(p, ctx.files, &statics))
+        goto cleanup;
+    long budget = conf.budget_ms;
+    if (a->budget && !cli_parse_int(a->budget, 0, 86400000, &budget)) {
+        cli_error("invalid --lua-budget '%s': use a number of milliseconds (0: no limit)",
+                  a->budget);
+        rc = CLI_EXIT_USAGE;
+        goto cleanup;
+    }
+    lusty_app_options_t app_opts = {
+        .root = p->dir,
+        .app = conf.app,
+        .reload = !a->no_reload,
+        .budget_ms = (uint64_t)budget,
+        .host = host,
+        .report = app_report,
+        .report_data = &ctx,
+    };
+    lusty_app_new(&ctx.app, &app_opts);
+    const char *app_file = conf.app ? conf.app : "app/config.lua";
+    /* App code never stops the server: a load error is shown, and served
+     * as the error page until the code is fixed. */
+    lusty_app_check(ctx.app, &stats, &app_err);
+
+    lusty_log_set_sink(log_sink, NULL);
+    lusty_http_config_t cfg = {
+        .host = host,
+        .port = (int)port,
+        .workers = (unsigned)workers,
+        .limits = conf.limits,
+        .handler = handle,
+        .worker_start = worker_start,
+        .worker_stop = worker_stop,
+        .worker_data = &ctx,
+        .access_log = (a->quiet) ? NULL : access_log,
+        .access_log_data = &ctx,
+    };
+    int serr = lusty_http_server_new(&ctx.srv, &cfg);
+    if (serr == UV_EADDRINUSE) {
+        cli_error("port %ld is in use (try --port 0 or --port N)", port);
+        goto cleanup;
+    }
+    if (serr) {
+        cli_error("cannot listen on %s port %ld: %s", host, port,
+                  serr == LUSTY_EINVAL ? "invalid address" : uv_strerror(serr));
+        if (serr == UV_EACCES)
+            cli_hint("ports below 1024 need privileges; try --port 8080");
+        goto cleanup;
+    }
+    /* Writing to a socket the client closed must be an error, not death. */
+    signal(SIGPIPE, SIG_IGN);
+    uv_loop_init(&loop);
+    loop_ready = true;
+    uv_signal_init(&loop, &ctx.sigint);
+    uv_signal_init(&loop, &ctx.sigterm);
+    ctx.sigint.data = ctx.sigterm.data = &ctx;
+    uv_signal_start(&ctx.sigint, on_signal, SIGINT);
+    uv_signal_start(&ctx.sigterm, on_signal, SIGTERM);
+
+    bool v6 = strchr(host, ':') != NULL;
+    url = lusty_asprintf("http://%s%s%s:%d/", v6 ? "[" : "", host, v6 ? "]" : "",
+                         lusty_http_server_port(ctx.srv));
+    lusty_app_set_port(ctx.app, lusty_http_server_port(ctx.srv));
+    print_banner(&ctx, p, url, (unsigned)workers, statics.data ? statics.data : "", app_file,
+                 &stats, !a->no_reload, budget);
+    if (app_err)
+        app_report(&ctx, LUSTY_APP_LOAD_FAILED, app_err);
+    lusty_app_start(ctx.app, &loop);
+    serr = lusty_http_server_start(ctx.srv, &loop, on_done, &ctx);
+    if (serr) {
+        lusty_app_stop(ctx.app);
+        cli_error("cannot start the server: %s", uv_strerror(serr));
+        uv_close((uv_handle_t *)&ctx.sigint, NULL);
+        uv_close((uv_handle_t *)&ctx.sigterm, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        goto cleanup;
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (ctx.status) {
+        cli_error("the server failed: %s", ctx.status < 0 && ctx.status > -4096
+                                               ? uv_strerror(ctx.status)
+                                               : lusty_strerror(ctx.status));
+        goto cleanup;
+    }
+    rc = CLI_EXIT_OK;
+cleanup:
+    lusty_http_server_free(ctx.srv);
+    if (loop_ready)
+        uv_loop_close(&loop);
+    lusty_static_free(ctx.files);
+    lusty_app_free(ctx.app);
+    lusty_free(app_err);
+    lusty_log_set_sink(NULL, NULL);
+    pthread_mutex_destroy(&ctx.log_lock);
+    lusty_buf_free(&statics);
+    lusty_free(conf.host);
+    lusty_free(url);
+    lusty_free(host);
+    lusty_free(err);
+    cli_project_free(p);
+    return rc;
+}
+
+int cmd_server(int argc, char **argv)
+{
+    /* Serve from the lean binary when there is one; returns if not. */
+    cli_serve_exec_lean(argc, argv);
+    server_args_t a = {.dir = "."};
+    cli_opt_parser_t p;
+    int rc = CLI_EXIT_OK;
+    cli_opt_init(&p, &cmd_server_info, argc, argv);
+    for (int id; (id = cli_opt_next(&p)) != CLI_OPT_END;) {
+        switch (id) {
+        case CLI_OPT_HELP:
+            goto done;
+        case CLI_OPT_ERROR:
+            rc = CLI_EXIT_USAGE;
+            goto done;
+        case OPT_HOST:
+            a.host = p.value;
+            break;
+        case OPT_PORT:
+            a.port = p.value;
+            break;
+        case OPT_WORKERS:
+            a.workers = p.value;
+            break;
+        case OPT_QUIET:
+            a.quiet = true;
+            break;
+        case OPT_LOG_FORMAT:
+            a.log_format = p.value;
+            break;
+        case OPT_NO_RELOAD:
+            a.no_reload = true;
+            break;
+        case OPT_LUA_BUDGET:
+            a.budget = p.value;
+            break;
+        }
+    }
+    if (p.nargs > 1) {
+        cli_error("'lusty server' takes one DIR, got %d arguments", p.nargs);
+        rc = CLI_EXIT_USAGE;
+        goto done;
+    }
+    if (p.nargs == 1)
+        a.dir = p.args[0];
+    rc = run_server(&a);
+done:
+    cli_opt_free(&p);
+    return rc;
+}

@@ -1,0 +1,238 @@
+/* Fetching a handler from git through libgit2: clone into a temporary
+ * folder, check out the wanted commit, swap the folder in. */
+#include "fetch_internal.h"
+#include "fs.h"
+#include "lusty/alloc.h"
+
+#include <git2.h>
+#include <string.h>
+
+typedef struct {
+    cli_fetch_job_t *job;
+    int auth_attempts;
+    bool auth_needed;
+} git_ctx_t;
+
+static int on_transfer(const git_indexer_progress *stats, void *payload)
+{
+    git_ctx_t *ctx = payload;
+    if (cli_fetch_interrupted)
+        return -1;
+    cli_fetch__progress(ctx->job, stats->received_objects, stats->total_objects,
+                        stats->received_bytes, 0);
+    return 0;
+}
+
+/* ssh asks the agent once; other credentials come only from the URL (which
+ * libgit2 reads itself), so a second request means they were refused. */
+static int on_credentials(git_credential **out, const char *url, const char *user_from_url,
+                          unsigned int allowed, void *payload)
+{
+    git_ctx_t *ctx = payload;
+    (void)url;
+    if (ctx->auth_attempts++ == 0 && (allowed & GIT_CREDENTIAL_SSH_KEY))
+        return git_credential_ssh_key_from_agent(out, user_from_url ? user_from_url : "git");
+    ctx->auth_needed = true;
+    git_error_set_str(GIT_ERROR_NET, "the server asks for credentials and none were accepted");
+    return GIT_EAUTH;
+}
+
+static bool has(const char *haystack, const char *needle)
+{
+    return strstr(haystack, needle) != NULL;
+}
+
+/* The cause of a failed clone, from libgit2's code and message. */
+static const char *classify(int rc, const git_ctx_t *ctx, const char *m)
+{
+    if (rc == GIT_EAUTH || ctx->auth_needed || has(m, "401") || has(m, "authentication"))
+        return "authentication needed";
+    if (has(m, "No space left") || has(m, "Disk quota"))
+        return "disk full";
+    if (has(m, "failed to connect") || has(m, "failed to resolve address") ||
+        has(m, "Connection refused") || has(m, "timed out") || has(m, "Could not resolve") ||
+        has(m, "No route to host") || has(m, "Network is unreachable"))
+        return "cannot reach the host";
+    if (rc == GIT_ENOTFOUND || has(m, "404") || has(m, "could not find repository") ||
+        has(m, "failed to resolve path") || has(m, "not a git repository") ||
+        has(m, "not found"))
+        return "repository not found";
+    if (has(m, "EOF") || has(m, "early") || has(m, "reset by peer") || has(m, "truncated") ||
+        has(m, "short read") || has(m, "invalid packet") || has(m, "unexpected"))
+        return "the connection broke off";
+    return "fetch failed";
+}
+
+static bool looks_like_commit(const char *ref)
+{
+    size_t n = strlen(ref);
+    if (n < 4 || n > GIT_OID_HEXSZ)
+        return false;
+    for (const char *p = ref; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return false;
+    return true;
+}
+
+/* Finds the commit the job asks for in the fresh clone. */
+static int resolve(cli_fetch_job_t *job, git_repository *repo, git_commit **out)
+{
+    git_object *obj = NULL;
+    const char *ref = job->decl->ref;
+    *out = NULL;
+    if (job->pin) {
+        git_oid oid;
+        if (git_oid_fromstr(&oid, job->pin) != 0 || git_commit_lookup(out, repo, &oid) != 0) {
+            char *detail = lusty_asprintf("commit %s of lusty.lock is not in the repository", job->pin);
+            cli_fetch__fail(job, "locked commit not found", detail);
+            lusty_free(detail);
+            return -1;
+        }
+        return 0;
+    }
+    if (!ref) {
+        if (git_revparse_single(&obj, repo, "HEAD^{commit}") != 0)
+            return cli_fetch__fail(job, "the repository is empty", NULL);
+    } else {
+        const char *forms[] = {"refs/tags/%s^{commit}", "refs/remotes/origin/%s^{commit}"};
+        for (size_t i = 0; i < 2 && !obj; i++) {
+            char *spec = lusty_asprintf(forms[i], ref);
+            if (git_revparse_single(&obj, repo, spec) != 0)
+                obj = NULL;
+            lusty_free(spec);
+        }
+        if (!obj && looks_like_commit(ref)) {
+            char *spec = lusty_asprintf("%s^{commit}", ref);
+            if (git_revparse_single(&obj, repo, spec) != 0)
+                obj = NULL;
+            lusty_free(spec);
+        }
+        if (!obj) {
+            char *detail = lusty_asprintf("no tag, branch or commit '%s'", ref);
+            cli_fetch__fail(job, "ref not found", detail);
+            lusty_free(detail);
+            return -1;
+        }
+    }
+    *out = (git_commit *)obj;
+    return 0;
+}
+
+/* libgit2 calls a missing local path an "unsupported URL protocol": look
+ * first, so the cause is the right one. */
+static bool missing_local_repo(const char *url)
+{
+    const char *path = url;
+    if (strncmp(url, "file://", 7) == 0)
+        path = url + 7;
+    else if (strstr(url, "://") || (strchr(url, ':') && url[0] != '/' && url[0] != '.'))
+        return false; /* a remote URL, or scp-like user@host:path */
+    return !cli_exists(path);
+}
+
+int cli_fetch_git(cli_fetch_job_t *job)
+{
+    git_ctx_t ctx = {.job = job};
+    git_repository *repo = NULL;
+    git_commit *commit = NULL;
+    int rc = -1;
+    if (missing_local_repo(job->decl->url))
+        return cli_fetch__fail(job, "repository not found", "no such folder");
+    char *tmp = cli_fetch__temp_dir(job);
+    if (!tmp)
+        return -1;
+
+    git_clone_options opts;
+    git_clone_options_init(&opts, GIT_CLONE_OPTIONS_VERSION);
+    opts.checkout_opts.checkout_strategy = GIT_CHECKOUT_NONE;
+    opts.fetch_opts.callbacks.transfer_progress = on_transfer;
+    opts.fetch_opts.callbacks.credentials = on_credentials;
+    opts.fetch_opts.callbacks.payload = &ctx;
+    int err = git_clone(&repo, job->decl->url, tmp, &opts);
+    if (err != 0) {
+        const git_error *e = git_error_last();
+        const char *m = e && e->message ? e->message : "";
+        cli_fetch__fail(job, classify(err, &ctx, m), m);
+        goto cleanup;
+    }
+    if (resolve(job, repo, &commit) != 0)
+        goto cleanup;
+
+    git_checkout_options co;
+    git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+    co.checkout_strategy = GIT_CHECKOUT_FORCE;
+    if (git_checkout_tree(repo, (const git_object *)commit, &co) != 0 ||
+        git_repository_set_head_detached(repo, git_commit_id(commit)) != 0) {
+        const git_error *e = git_error_last();
+        const char *m = e && e->message ? e->message : "";
+        cli_fetch__fail(job, has(m, "No space left") ? "disk full" : "checkout failed", m);
+        goto cleanup;
+    }
+    git_repository_free(repo);
+    repo = NULL;
+    if (cli_fetch__install(job, tmp) != 0)
+        goto cleanup;
+
+    char hex[GIT_OID_HEXSZ + 1];
+    git_oid_tostr(hex, sizeof(hex), git_commit_id(commit));
+    cli_source_copy(&job->resolved, job->decl);
+    job->resolved.commit = lusty_strdup(hex);
+    rc = 0;
+cleanup:
+    git_commit_free(commit);
+    git_repository_free(repo);
+    if (rc != 0)
+        cli_fetch__remove_tree(tmp);
+    lusty_free(tmp);
+    return rc;
+}
+
+void cli_fetch_git_inspect(cli_installed_t *out, const char *dest)
+{
+    git_repository *repo = NULL;
+    git_remote *remote = NULL;
+    git_status_list *status = NULL;
+    git_oid head;
+    if (git_repository_open_ext(&repo, dest, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) != 0) {
+        out->state = CLI_INSTALLED_FOREIGN;
+        out->detail = lusty_strdup("it is not a git checkout");
+        goto cleanup;
+    }
+    if (git_reference_name_to_id(&head, repo, "HEAD") != 0) {
+        out->state = CLI_INSTALLED_FOREIGN;
+        out->detail = lusty_strdup("its repository has no commit");
+        goto cleanup;
+    }
+    char hex[GIT_OID_HEXSZ + 1];
+    git_oid_tostr(hex, sizeof(hex), &head);
+    out->id = lusty_strdup(hex);
+    if (git_remote_lookup(&remote, repo, "origin") == 0 && git_remote_url(remote))
+        out->url = lusty_strdup(git_remote_url(remote));
+
+    git_status_options so;
+    git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
+    so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
+               GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+    size_t modified = 0, untracked = 0;
+    if (git_status_list_new(&status, repo, &so) == 0) {
+        for (size_t i = 0; i < git_status_list_entrycount(status); i++) {
+            const git_status_entry *s = git_status_byindex(status, i);
+            if (s->status == GIT_STATUS_WT_NEW)
+                untracked++;
+            else if (s->status != GIT_STATUS_CURRENT && !(s->status & GIT_STATUS_IGNORED))
+                modified++;
+        }
+    } else {
+        modified = 1;
+    }
+    if (modified || untracked) {
+        out->state = CLI_INSTALLED_CHANGED;
+        out->detail = cli_fetch__changes_text(modified, untracked);
+    } else {
+        out->state = CLI_INSTALLED_CLEAN;
+    }
+cleanup:
+    git_status_list_free(status);
+    git_remote_free(remote);
+    git_repository_free(repo);
+}

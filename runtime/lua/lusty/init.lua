@@ -1,0 +1,123 @@
+-- The app object (contract sections 4 and 5), embedded in the runtime.
+--
+--   local lusty = require 'lusty'()        -- a fresh app with its own bus
+--   lusty:subscribe('request', 'requests.index', { some = 'config' })
+--   lusty.publishers = { {'input'}, {'request'}, {'output'} }
+--   local context = lusty:request({ suffix = { 'users', '1' } })
+--
+-- The host builds the global `lusty` with require 'lusty'{ event = <its bus> }.
+local Mediator = require 'mediator'
+local util = require 'lusty.util'
+local host = require 'lusty.host'
+
+local type, tostring, rawget, setmetatable, getmetatable, error =
+  type, tostring, rawget, setmetatable, getmetatable, error
+local inline, hostPcall = util.inline, host.pcall
+
+-- A channel as an array of names ("a:b" -> { "a", "b" }).
+local function parts(channel)
+  if type(channel) == 'table' then return channel end
+  local out, n = {}, 0
+  for name in tostring(channel):gmatch('[^:]+') do
+    n = n + 1
+    out[n] = name
+  end
+  return out
+end
+
+-- The channel extended by the request's path segments, as a new array.
+local function extended(channel, suffix)
+  local out, n = {}, 0
+  if type(channel) == 'table' then
+    for i = 1, #channel do out[i] = channel[i] end
+    n = #channel
+  else
+    for name in tostring(channel):gmatch('[^:]+') do
+      n = n + 1
+      out[n] = name
+    end
+  end
+  for i = 1, #suffix do out[n + i] = suffix[i] end
+  return out
+end
+
+local App = {}
+App.__index = App
+
+-- Subscribes handler module `name` (loaded with `channel` and `config`
+-- injected) on `channel`; returns the subscriber.
+function App:subscribe(channel, name, config)
+  local channelParts = parts(channel)
+  local module = inline(name, { channel = channelParts, config = config or {} })
+  if type(module) ~= 'table' or module.handler == nil then
+    error(("handler module '%s' must return a table with a `handler` function"):format(name), 2)
+  end
+  local sub = self.event:subscribe(channelParts, module.handler, module.options)
+  sub.module = name
+  return sub
+end
+
+-- Publishes `context` on `channel` extended by `context.suffix`.
+function App:publish(channel, context)
+  local suffix = type(context) == 'table' and context.suffix
+  if type(suffix) == 'table' and #suffix > 0 then
+    channel = extended(channel, suffix)
+  end
+  return self.event:publish(channel, context)
+end
+
+-- Runs context module `name` once with `context` (the global context) and
+-- `config` injected; a function it returns runs at the start of each request.
+function App:addContext(name, config)
+  local fn = inline(name, { context = self.context, config = config or {} })
+  if type(fn) == 'function' then
+    local fns = self.contextFunctions
+    fns[#fns + 1] = fn
+  end
+  return fn
+end
+
+local function addError(context, err, trace)
+  local errors = rawget(context, 'error')
+  if type(errors) ~= 'table' then
+    errors = {}
+    context.error = errors
+  end
+  errors[#errors + 1] = {
+    message = type(err) == 'string' and err or tostring(err),
+    trace = trace,
+    error = err,
+  }
+end
+
+-- The pipeline of section 4 on a context built by the caller.
+function App:request(context)
+  context = context or {}
+  if getmetatable(context) == nil then
+    setmetatable(context, { __index = self.context })
+  end
+  if rawget(context, 'input') == nil then context.input = {} end
+  if rawget(context, 'output') == nil then context.output = {} end
+  local fns = self.contextFunctions
+  for i = 1, #fns do
+    local ok, err, trace = hostPcall(fns[i], context)
+    if not ok then addError(context, err, trace) end
+  end
+  local publishers = self.publishers
+  for i = 1, #publishers do
+    local ok, err, trace = hostPcall(self.publish, self, publishers[i], context)
+    if not ok then addError(context, err, trace) end
+  end
+  return context
+end
+
+return function(options)
+  options = options or {}
+  local app = setmetatable({
+    event = options.event or Mediator(),
+    publishers = {},
+    contextFunctions = {},
+  }, App)
+  app.context = { lusty = app }
+  return app
+end

@@ -1,0 +1,239 @@
+-- lusty.router (contract section 8; docs/builtins.md): runs the route file
+-- of the first pattern that matches the request path.
+--
+--   ['request'] = {
+--     ['lusty.router'] = {
+--       patterns = {
+--         { [''] = 'requests.index' },                -- only /
+--         { ['users/{userId}'] = 'requests.users.show' },
+--         { ['users[/]?'] = 'requests.users.index' }, -- Lua pattern syntax
+--         { ['404'] = 'requests.404' },               -- reached by error routing
+--       },
+--     },
+--   },
+--
+-- The path is the one of the channel being published, relative to the
+-- channel the router sits on. A request to /users/1 publishes on
+-- request:users:1, so a router on `request` sees `users/1`. Each pattern must
+-- match the whole path (anchored at both ends, a trailing `/` allowed);
+-- `{name}` matches one segment and becomes a local of the route file.
+--
+-- Which channel is being published: `context.channel` (an array) when the
+-- publisher sets it, as lusty.error.status does when it publishes
+-- request:404; otherwise the publisher channel of the app (lusty.publishers)
+-- that the router sits under, extended by `context.suffix` (what
+-- lusty:request publishes). A request's own path sets response.status = 404
+-- before matching; a channel named by context.channel (error routing) keeps
+-- the status it has, so a 500 stays a 500.
+--
+-- The route file runs through lusty.util.inline (compiled once, cached) with
+-- `context`, `config` (this router's config) and one local per `{name}`;
+-- what it returns is what the router returns (so by default the publish
+-- ends there). When no pattern matches, the router returns (nil, true) and
+-- the publish goes on.
+local util = require 'lusty.util'
+
+local type, pairs, next, error, tostring, select, rawget =
+  type, pairs, next, error, tostring, select, rawget
+local find, sub, concat = string.find, string.sub, table.concat
+local inline = util.inline
+
+local SEGMENT = '([^/]+)'
+
+local function bad(pattern, why)
+  error(("lusty.router: bad pattern '%s': %s"):format(pattern, why), 0)
+end
+
+-- Turns a route pattern into an anchored Lua pattern and the list of its
+-- captures in order: a name for each {name}, false for the pattern's own
+-- Lua captures (whose text is not injected).
+local function compile(pattern)
+  if type(pattern) ~= 'string' then
+    error(('lusty.router: a pattern must be a string, got %s'):format(type(pattern)), 0)
+  end
+  local src = pattern
+  if sub(src, 1, 1) == '^' then src = sub(src, 2) end
+  if sub(src, 1, 1) == '/' then src = sub(src, 2) end
+  local n = #src
+  if n > 0 and sub(src, n) == '$' and sub(src, n - 1, n - 1) ~= '%' then
+    src = sub(src, 1, n - 1)
+    n = n - 1
+  end
+  if n > 0 and sub(src, n) == '/' and sub(src, n - 1, n - 1) ~= '%' then
+    src = sub(src, 1, n - 1)
+  end
+
+  local out, captures, open = {}, {}, 0
+  local i, len = 1, #src
+  while i <= len do
+    local c = sub(src, i, i)
+    if c == '%' then
+      if i == len then bad(pattern, "ends with '%'") end
+      out[#out + 1] = sub(src, i, i + 1)
+      i = i + 2
+    elseif c == '[' then
+      -- A set: copied as is up to its closing bracket (a ']' right after
+      -- '[' or '[^' belongs to the set).
+      local j = i + 1
+      if sub(src, j, j) == '^' then j = j + 1 end
+      if sub(src, j, j) == ']' then j = j + 1 end
+      while j <= len and sub(src, j, j) ~= ']' do
+        if sub(src, j, j) == '%' then j = j + 1 end
+        j = j + 1
+      end
+      if j > len then bad(pattern, "missing ']'") end
+      out[#out + 1] = sub(src, i, j)
+      i = j + 1
+    elseif c == '{' then
+      local s, e, name = find(src, '^{([%a_][%w_]*)}', i)
+      if s then
+        out[#out + 1] = SEGMENT
+        captures[#captures + 1] = name
+        i = e + 1
+      else
+        out[#out + 1] = c
+        i = i + 1
+      end
+    else
+      if c == '(' then
+        captures[#captures + 1] = false
+        open = open + 1
+      elseif c == ')' then
+        open = open - 1
+        if open < 0 then bad(pattern, "unmatched ')'") end
+      end
+      out[#out + 1] = c
+      i = i + 1
+    end
+  end
+  if open > 0 then bad(pattern, "missing ')'") end
+  local lua = '^' .. concat(out) .. '/?$'
+  -- Fail at load time, not on the first request, on a malformed pattern
+  -- (Lua only reports some of them when matching gets there).
+  local ok, err = pcall(find, '', lua)
+  if not ok then bad(pattern, tostring(err)) end
+  return lua, captures
+end
+
+-- The routes of config.patterns, in order.
+local function load(patterns)
+  local routes = {}
+  if patterns == nil then return routes end
+  if type(patterns) ~= 'table' then
+    error('lusty.router: config.patterns must be an array of { [pattern] = module } tables', 0)
+  end
+  for i = 1, #patterns do
+    local entry = patterns[i]
+    local pattern, module
+    if type(entry) == 'table' then pattern, module = next(entry) end
+    if pattern == nil or next(entry, pattern) ~= nil or type(module) ~= 'string' then
+      error(('lusty.router: config.patterns[%d] must be a one-entry table { [pattern] = "module.name" }')
+        :format(i), 0)
+    end
+    local lua, captures = compile(pattern)
+    routes[i] = { pattern = pattern, lua = lua, captures = captures, module = module }
+  end
+  return routes
+end
+
+local routes = load(config.patterns)
+local nroutes = #routes
+local here = channel or {}
+local depth = #here
+
+-- Whether array `a` starts with the `n` names of `prefix`.
+local function startsWith(a, prefix, n)
+  if #a < n then return false end
+  for i = 1, n do
+    if tostring(a[i]) ~= tostring(prefix[i]) then return false end
+  end
+  return true
+end
+
+-- The path of `parts` below the router's channel: parts[depth+1..] joined.
+local function below(parts, from)
+  local n = #parts
+  if from > n then return '' end
+  if from == n then return tostring(parts[n]) end
+  local t = {}
+  for i = from, n do t[#t + 1] = tostring(parts[i]) end
+  return concat(t, '/')
+end
+
+-- The request path relative to the router, or nil when the router does not
+-- sit under any publisher the request's path extends.
+local function requestPath(context)
+  local suffix = context.suffix
+  if type(suffix) ~= 'table' then
+    -- No suffix: the request path itself (as the runtime would split it).
+    local request = context.request
+    local uri = type(request) == 'table' and request.uri
+    suffix = {}
+    if type(uri) == 'string' then
+      for part in uri:gmatch('[^/?]+') do suffix[#suffix + 1] = part end
+    end
+  end
+  local lusty = context.lusty
+  local publishers = type(lusty) == 'table' and lusty.publishers
+  if type(publishers) == 'table' then
+    for i = 1, #publishers do
+      local p = publishers[i]
+      if type(p) == 'string' then
+        local t = {}
+        for name in p:gmatch('[^:]+') do t[#t + 1] = name end
+        p = t
+      end
+      local np = #p
+      -- The router must sit on this publisher or below it, inside the path.
+      if np <= depth and startsWith(here, p, np) then
+        local ok = true
+        for k = np + 1, depth do
+          if tostring(suffix[k - np]) ~= tostring(here[k]) then
+            ok = false
+            break
+          end
+        end
+        if ok then return below(suffix, depth - np + 1) end
+      end
+    end
+  end
+  -- Not under a known publisher: assume a one-name publisher.
+  return below(suffix, depth)
+end
+
+-- Runs route `r` with the text of its captures.
+local function run(r, context, ...)
+  local env = { context = context, config = config }
+  local names = r.captures
+  for k = 1, #names do
+    local name = names[k]
+    if name then env[name] = (select(k, ...)) end
+  end
+  return inline(r.module, env)
+end
+
+local function handler(context)
+  local path
+  local published = rawget(context, 'channel')
+  if type(published) == 'table' and startsWith(published, here, depth) then
+    path = below(published, depth + 1)
+  else
+    path = requestPath(context)
+    local response = context.response
+    if type(response) == 'table' then response.status = 404 end
+  end
+  for i = 1, nroutes do
+    local r = routes[i]
+    local lua = r.lua
+    if find(path, lua) then
+      return run(r, context, select(3, find(path, lua)))
+    end
+  end
+  return nil, true
+end
+
+return {
+  handler = handler,
+  -- For tests and `lusty channels`: the compiled routes.
+  routes = routes,
+}

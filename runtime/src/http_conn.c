@@ -1,0 +1,427 @@
+/* Client connections: reading, feeding the parser, dispatching requests one
+ * at a time, timeouts and closing.
+ *
+ * A connection reads only while no handler owns a request: pipelined
+ * requests wait in the kernel (and in our read buffer) until the previous
+ * response has been written out, which keeps responses in order and puts
+ * back-pressure on clients that send faster than they read. */
+#include "internal.h"
+
+#include "lusty/alloc.h"
+#include "lusty/log.h"
+
+#include <string.h>
+
+/* How long a closing connection may keep sending before we drop it. */
+#define LINGER_MS 2000
+
+typedef struct {
+    uv_write_t req;
+    lusty__http_conn_t *conn;
+    char data[];
+} write_req_t;
+
+static void process(lusty__http_conn_t *c);
+
+static void arm(lusty__http_conn_t *c, lusty__timer_kind_t kind, uint64_t ms);
+
+static void on_timer(uv_timer_t *t);
+
+static void maybe_free(lusty__http_conn_t *c)
+{
+    if (c->handles_open || c->busy || c->streaming)
+        return;
+    lusty__http_worker_t *w = c->w;
+    lusty__http_parser_free(c->parser);
+    lusty_buf_free(&c->res.headers);
+    lusty_free(c->in);
+    lusty_free(c);
+    w->nconns--;
+    lusty__http_worker_check_done(w);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    lusty__http_conn_t *c = h->data;
+    c->handles_open--;
+    maybe_free(c);
+}
+
+void lusty__http_conn_close(lusty__http_conn_t *c)
+{
+    if (c->dead)
+        return;
+    c->dead = true;
+    lusty__http_worker_t *w = c->w;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+    uv_close((uv_handle_t *)&c->timer, on_closed);
+    if (c->streaming)
+        lusty__http_response_abort_file(&c->res, UV_ECONNRESET);
+}
+
+bool lusty__http_conn_idle(const lusty__http_conn_t *c)
+{
+    return !c->busy && !c->streaming && !c->finished && c->pending_writes == 0 &&
+           c->in_pos == c->in_len && !lusty__http_parser_started(c->parser);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    lusty__http_conn_t *c = h->data;
+    /* Reading happens only once everything before has been parsed (or,
+     * when closing, is discarded), so the whole buffer is free. */
+    c->in_pos = c->in_len = 0;
+    *buf = uv_buf_init(c->in, LUSTY__HTTP_READ_BUF);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    lusty__http_conn_t *c = s->data;
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        c->eof = true;
+        uv_read_stop(s);
+        c->reading = false;
+        if (nread != UV_EOF || c->closing) {
+            lusty__http_conn_close(c);
+            return;
+        }
+        process(c);
+        return;
+    }
+    if (c->closing) {
+        c->in_len = 0; /* draining after our FIN: input is dropped */
+        return;
+    }
+    c->in_len = (size_t)nread;
+    process(c);
+}
+
+static void start_reading(lusty__http_conn_t *c)
+{
+    if (c->reading || c->eof || c->dead)
+        return;
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = true;
+    else
+        lusty__http_conn_close(c);
+}
+
+static void stop_reading(lusty__http_conn_t *c)
+{
+    if (!c->reading)
+        return;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;
+}
+
+static void arm(lusty__http_conn_t *c, lusty__timer_kind_t kind, uint64_t ms)
+{
+    c->timer_kind = kind;
+    if (kind == LUSTY__TIMER_NONE)
+        uv_timer_stop(&c->timer);
+    else
+        uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    lusty__http_conn_t *c = req->data;
+    if (c->dead)
+        return;
+    if (status < 0 || c->eof) {
+        lusty__http_conn_close(c);
+        return;
+    }
+    /* Closing with unread input would send a reset that can destroy our
+     * last response before the client reads it; drain for a while. */
+    arm(c, LUSTY__TIMER_LINGER, LINGER_MS);
+    start_reading(c);
+}
+
+/* Closes after everything queued has been written: our FIN, then the
+ * client's input is drained until it closes too. */
+static void close_gracefully(lusty__http_conn_t *c)
+{
+    if (c->closing || c->dead)
+        return;
+    c->closing = true;
+    stop_reading(c);
+    if (c->pending_writes)
+        return; /* on_write comes back here */
+    c->shutdown_req.data = c;
+    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
+        lusty__http_conn_close(c);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    write_req_t *wr = (write_req_t *)req;
+    lusty__http_conn_t *c = wr->conn;
+    lusty_free(wr);
+    c->pending_writes--;
+    if (c->dead) {
+        maybe_free(c);
+        return;
+    }
+    if (status < 0) {
+        lusty__http_conn_close(c);
+        return;
+    }
+    if (c->pending_writes)
+        return;
+    if (c->closing) {
+        c->closing = false;
+        close_gracefully(c);
+        return;
+    }
+    if (c->streaming) {
+        lusty__http_response_pump(&c->res);
+        return;
+    }
+    process(c);
+}
+
+int lusty__http_conn_send(lusty__http_conn_t *c, const char *data, size_t len)
+{
+    if (c->dead)
+        return UV_ECONNRESET;
+    if (len == 0)
+        return 0;
+    size_t done = 0;
+    if (c->pending_writes == 0) {
+        uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n == (int)len)
+            return 0;
+        if (n < 0 && n != UV_EAGAIN) {
+            lusty__http_conn_close(c);
+            return n;
+        }
+        done = n > 0 ? (size_t)n : 0;
+    }
+    write_req_t *wr = lusty_malloc(sizeof(*wr) + len - done);
+    memcpy(wr->data, data + done, len - done);
+    wr->conn = c;
+    uv_buf_t b = uv_buf_init(wr->data, (unsigned)(len - done));
+    int err = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    if (err) {
+        lusty_free(wr);
+        lusty__http_conn_close(c);
+        return err;
+    }
+    c->pending_writes++;
+    /* A client that stops reading must not hold us forever. */
+    if (c->timer_kind != LUSTY__TIMER_WRITE && c->timer_kind != LUSTY__TIMER_LINGER)
+        arm(c, LUSTY__TIMER_WRITE, c->w->srv->cfg.limits.idle_timeout_ms);
+    return 0;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    lusty__http_conn_t *c = t->data;
+    lusty__timer_kind_t kind = c->timer_kind;
+    c->timer_kind = LUSTY__TIMER_NONE;
+    switch (kind) {
+    case LUSTY__TIMER_HEAD:
+    case LUSTY__TIMER_BODY:
+        if (!c->busy && !c->streaming && !c->finished && !c->closing) {
+            lusty__http_conn_send_error(c, 408);
+            return;
+        }
+        lusty__http_conn_close(c);
+        return;
+    case LUSTY__TIMER_WRITE:
+        if (c->pending_writes)
+            lusty__http_conn_close(c);
+        return;
+    case LUSTY__TIMER_IDLE:
+    case LUSTY__TIMER_LINGER:
+        lusty__http_conn_close(c);
+        return;
+    case LUSTY__TIMER_NONE:
+        return;
+    }
+}
+
+void lusty__http_conn_send_error(lusty__http_conn_t *c, int status)
+{
+    lusty__http_worker_t *w = c->w;
+    const char *reason = lusty_http_status_reason(status);
+    char buf[512];
+    int n = snprintf(buf, sizeof(buf),
+                     "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\n"
+                     "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n%d %s\n",
+                     status, reason, w->srv->cfg.server_name, lusty__http_worker_date(w),
+                     strlen(reason) + 5, status, reason);
+    if (n > 0 && (size_t)n < sizeof(buf))
+        lusty__http_conn_send(c, buf, (size_t)n);
+    if (w->srv->cfg.access_log && status != 408) {
+        lusty_http_access_t e = {.method = "-",
+                                 .target = "-",
+                                 .status = status,
+                                 .bytes = strlen(reason) + 5,
+                                 .worker = w->index};
+        w->srv->cfg.access_log(w->srv->cfg.access_log_data, &e);
+    }
+    close_gracefully(c);
+}
+
+static void dispatch(lusty__http_conn_t *c)
+{
+    const lusty_http_request_t *req = lusty__http_parser_request(c->parser);
+    lusty_http_response_t *res = &c->res;
+    lusty_buf_clear(&res->headers);
+    res->req = req;
+    res->status = 200;
+    res->content_length = res->body_bytes = 0;
+    res->has_length = res->head_sent = res->chunked = res->has_date = res->has_server = false;
+    res->is_head = strcmp(req->method, "HEAD") == 0;
+    res->keep_alive = req->keep_alive && !c->w->stopping;
+    res->start_ns = uv_hrtime();
+    c->busy = true;
+    c->nrequests++;
+    arm(c, LUSTY__TIMER_NONE, 0);
+    lusty_http_server_t *srv = c->w->srv;
+    srv->cfg.handler(c->w->handler_data, req, res);
+    /* Reading stops only for handlers that answer later: stopping and
+     * restarting around every quick answer would cost two epoll_ctl calls
+     * per request, and no read callback can run before we return anyway. */
+    if (c->busy || c->streaming)
+        stop_reading(c);
+}
+
+void lusty__http_conn_response_done(lusty__http_conn_t *c)
+{
+    c->finished = true;
+    if (c->w->srv->cfg.access_log) {
+        lusty_http_response_t *res = &c->res;
+        lusty_http_access_t e = {
+            .method = res->req->method,
+            .target = res->req->target,
+            .status = res->status,
+            .bytes = res->is_head ? 0 : res->body_bytes,
+            .ms = (double)(uv_hrtime() - res->start_ns) / 1e6,
+            .worker = c->w->index,
+        };
+        c->w->srv->cfg.access_log(c->w->srv->cfg.access_log_data, &e);
+    }
+    if (c->dead) {
+        maybe_free(c);
+        return;
+    }
+    process(c);
+}
+
+/* Moves the connection on as far as it can go without waiting. Re-entrant
+ * calls (a handler answering synchronously) only note that more is to do,
+ * so that pipelined requests are served by a loop, not by recursion. */
+static void process(lusty__http_conn_t *c)
+{
+    if (c->processing)
+        return;
+    c->processing = true;
+    lusty__http_worker_t *w = c->w;
+    const lusty_http_limits_t *lim = &w->srv->cfg.limits;
+    for (;;) {
+        if (c->dead || c->closing || c->busy || c->streaming)
+            break;
+        if (c->finished) {
+            if (c->pending_writes) {
+                stop_reading(c); /* a client that does not read gets no more service */
+                break;           /* on_write comes back */
+            }
+            c->finished = false;
+            if (!c->res.keep_alive || w->stopping) {
+                close_gracefully(c);
+                break;
+            }
+            lusty__http_parser_next(c->parser);
+            c->timer_kind = LUSTY__TIMER_NONE;
+        }
+        if (c->in_pos == c->in_len) {
+            if (c->eof) {
+                close_gracefully(c);
+                break;
+            }
+            c->in_pos = c->in_len = 0;
+            if (!lusty__http_parser_started(c->parser)) {
+                if (c->timer_kind != LUSTY__TIMER_IDLE)
+                    arm(c, LUSTY__TIMER_IDLE,
+                        c->nrequests ? lim->idle_timeout_ms : lim->header_timeout_ms);
+            } else if (!lusty__http_parser_head_done(c->parser)) {
+                if (c->timer_kind != LUSTY__TIMER_HEAD)
+                    arm(c, LUSTY__TIMER_HEAD, lim->header_timeout_ms);
+            } else {
+                arm(c, LUSTY__TIMER_BODY, lim->header_timeout_ms);
+            }
+            start_reading(c);
+            break;
+        }
+        size_t used = 0;
+        lusty__http_parse_result_t r =
+            lusty__http_parse(c->parser, c->in + c->in_pos, c->in_len - c->in_pos, &used);
+        c->in_pos += used;
+        if (r == LUSTY__HTTP_ERROR) {
+            int status = lusty__http_parser_error_status(c->parser);
+            lusty_log(LUSTY_LOG_DEBUG, "http", "bad request (%d): %s", status,
+                      lusty__http_parser_error_reason(c->parser));
+            lusty__http_conn_send_error(c, status);
+            break;
+        }
+        if (r == LUSTY__HTTP_REQUEST) {
+            dispatch(c);
+            continue;
+        }
+        if (lusty__http_parser_take_continue(c->parser))
+            lusty__http_conn_send(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    }
+    c->processing = false;
+}
+
+void lusty__http_conn_accept(lusty__http_worker_t *w)
+{
+    lusty__http_conn_t *c = lusty_calloc(1, sizeof(*c));
+    c->w = w;
+    uv_tcp_init(&w->loop, &c->tcp);
+    uv_timer_init(&w->loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    c->handles_open = 2;
+    w->nconns++;
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    lusty__http_parser_new(&c->parser, &w->srv->cfg.limits);
+    c->in = lusty_malloc(LUSTY__HTTP_READ_BUF);
+    c->res.conn = c;
+    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp) != 0) {
+        lusty__http_conn_close(c);
+        return;
+    }
+    if (w->nconns > w->max_conns || w->stopping) {
+        /* Over the limit: a quick answer beats a silent reset, and the
+         * request is never read. */
+        static const char busy[] =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+            "Content-Length: 24\r\nConnection: close\r\n\r\n"
+            "503 Service Unavailable\n";
+        uv_buf_t b = uv_buf_init((char *)busy, sizeof(busy) - 1);
+        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        lusty__http_conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    process(c);
+}

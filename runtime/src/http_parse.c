@@ -1,0 +1,381 @@
+/* The request parser: http-parser behind the small interface of internal.h.
+ *
+ * http-parser is unmaintained upstream; llhttp is the way out, and keeping
+ * every http-parser call in this one file makes that a one-file change.
+ *
+ * Strings of the head are copied into two buffers (the target and the
+ * header lines), because http-parser hands them over in pieces that may
+ * straddle reads. Header positions are kept as offsets while the buffers
+ * grow and turned into pointers once the head is complete. */
+#include "internal.h"
+
+#include "lusty/alloc.h"
+#include "lusty/buf.h"
+#include "lusty/error.h"
+
+#include <http_parser.h>
+#include <limits.h>
+#include <string.h>
+#include <strings.h>
+
+typedef enum { LAST_NONE, LAST_FIELD, LAST_VALUE } last_cb_t;
+
+struct lusty__http_parser_s {
+    http_parser hp;
+    lusty_http_limits_t limits;
+    lusty_buf_t url;  /* target, then at head end "\0path\0query\0" */
+    lusty_buf_t head; /* "name\0value\0" for every header */
+    lusty_buf_t body;
+    size_t *offsets; /* name and value offsets into `head`, two per header */
+    size_t noffsets, offsets_cap;
+    lusty_http_header_t *headers;
+    size_t headers_cap;
+    last_cb_t last;
+    bool started, head_done, complete, want_continue, has_body;
+    /* Bytes of the head so far. http-parser's own count (nread) is reset
+     * inside the head, so we count the pieces it hands us, plus the
+     * request line's and each header line's fixed parts. */
+    size_t head_bytes;
+    int error_status;
+    const char *error_reason;
+    lusty_http_request_t req;
+};
+
+static int fail(lusty__http_parser_t *p, int status, const char *reason)
+{
+    if (!p->error_status) {
+        p->error_status = status;
+        p->error_reason = reason;
+    }
+    return -1;
+}
+
+static int on_message_begin(http_parser *hp)
+{
+    lusty__http_parser_t *p = hp->data;
+    p->started = true;
+    p->head_bytes = 16; /* " HTTP/1.1\r\n" and the method, roughly */
+    return 0;
+}
+
+static int on_url(http_parser *hp, const char *at, size_t len)
+{
+    lusty__http_parser_t *p = hp->data;
+    if (p->url.len + len > p->limits.url_bytes)
+        return fail(p, 414, "request target too long");
+    if (memchr(at, '\0', len))
+        return fail(p, 400, "NUL in the request target");
+    p->head_bytes += len;
+    lusty_buf_append(&p->url, at, len);
+    return 0;
+}
+
+static void push_offset(lusty__http_parser_t *p, size_t off)
+{
+    p->offsets = lusty_grow(p->offsets, &p->offsets_cap, p->noffsets + 1, sizeof(size_t));
+    p->offsets[p->noffsets++] = off;
+}
+
+/* The characters of a token (RFC 9110 5.6.2), the only ones a header
+ * name may have: http-parser, as built by distributions, lets a space
+ * through, and "Name : value" is a request-smuggling classic. */
+static bool is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static int on_header_field(http_parser *hp, const char *at, size_t len)
+{
+    lusty__http_parser_t *p = hp->data;
+    if (p->head_done)
+        return 0; /* trailers of a chunked body are not kept */
+    for (size_t i = 0; i < len; i++)
+        if (!is_tchar((unsigned char)at[i]))
+            return fail(p, 400, "invalid header name");
+    if (p->last != LAST_FIELD) {
+        if (p->last == LAST_VALUE)
+            lusty_buf_putc(&p->head, '\0');
+        push_offset(p, p->head.len);
+        p->last = LAST_FIELD;
+        p->head_bytes += 4; /* ": " and CRLF */
+    }
+    p->head_bytes += len;
+    if (p->head_bytes > p->limits.header_bytes)
+        return fail(p, 431, "request head too large");
+    size_t start = p->head.len;
+    lusty_buf_append(&p->head, at, len);
+    for (size_t i = start; i < p->head.len; i++)
+        if (p->head.data[i] >= 'A' && p->head.data[i] <= 'Z')
+            p->head.data[i] = (char)(p->head.data[i] + ('a' - 'A'));
+    return 0;
+}
+
+static int on_header_value(http_parser *hp, const char *at, size_t len)
+{
+    lusty__http_parser_t *p = hp->data;
+    if (p->head_done)
+        return 0;
+    if (p->last != LAST_VALUE) {
+        lusty_buf_putc(&p->head, '\0');
+        push_offset(p, p->head.len);
+        p->last = LAST_VALUE;
+    }
+    if (memchr(at, '\0', len))
+        return fail(p, 400, "NUL in a header value");
+    p->head_bytes += len;
+    if (p->head_bytes > p->limits.header_bytes)
+        return fail(p, 431, "request head too large");
+    lusty_buf_append(&p->head, at, len);
+    return 0;
+}
+
+/* Splits the target into path and query, appended to the url buffer. */
+static int split_target(lusty__http_parser_t *p)
+{
+    size_t tlen = p->url.len;
+    /* Room for the copies below first, so that `t` stays valid. */
+    lusty_buf_reserve(&p->url, tlen + 4);
+    const char *t = p->url.data;
+    size_t path_start = 0;
+    if (tlen == 0)
+        return fail(p, 400, "empty request target");
+    if (t[0] != '/' && !(tlen == 1 && t[0] == '*')) {
+        /* The absolute form (a proxy-style "http://host/path"): its path
+         * is the path. Anything else is not a target an origin serves. */
+        const char *scheme_end = strstr(t, "://");
+        if (!scheme_end ||
+            (strncasecmp(t, "http://", 7) != 0 && strncasecmp(t, "https://", 8) != 0))
+            return fail(p, 400, "request target is not a path");
+        const char *slash = strchr(scheme_end + 3, '/');
+        path_start = slash ? (size_t)(slash - t) : tlen;
+    }
+    const char *q = memchr(t + path_start, '?', tlen - path_start);
+    size_t path_end = q ? (size_t)(q - t) : tlen;
+    for (size_t i = path_start; i + 2 < path_end; i++)
+        if (t[i] == '%' && t[i + 1] == '0' && t[i + 2] == '0')
+            return fail(p, 400, "NUL in the request target");
+    size_t path_off = p->url.len + 1;
+    lusty_buf_putc(&p->url, '\0');
+    if (path_start == path_end)
+        lusty_buf_putc(&p->url, '/');
+    else
+        lusty_buf_append(&p->url, p->url.data + path_start, path_end - path_start);
+    size_t query_off = p->url.len + 1;
+    lusty_buf_putc(&p->url, '\0');
+    if (q)
+        lusty_buf_append(&p->url, p->url.data + path_end + 1, tlen - path_end - 1);
+    p->req.target = p->url.data;
+    p->req.path = p->url.data + path_off;
+    p->req.query = p->url.data + query_off;
+    return 0;
+}
+
+static void trim_trailing(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+}
+
+static int on_headers_complete(http_parser *hp)
+{
+    lusty__http_parser_t *p = hp->data;
+    if (p->head_done)
+        return 0;
+    if (p->last == LAST_VALUE)
+        lusty_buf_putc(&p->head, '\0');
+    p->last = LAST_NONE;
+    if (split_target(p) != 0)
+        return -1;
+
+    size_t n = p->noffsets / 2;
+    p->headers = lusty_grow(p->headers, &p->headers_cap, n ? n : 1, sizeof(*p->headers));
+    for (size_t i = 0; i < n; i++) {
+        p->headers[i].name = p->head.data + p->offsets[2 * i];
+        char *value = p->head.data + p->offsets[2 * i + 1];
+        trim_trailing(value);
+        p->headers[i].value = value;
+    }
+    p->req.headers = p->headers;
+    p->req.nheaders = n;
+    p->req.method = http_method_str((enum http_method)hp->method);
+    p->req.version_major = hp->http_major;
+    p->req.version_minor = hp->http_minor;
+    p->head_done = true;
+
+    bool http11 = hp->http_major == 1 && hp->http_minor >= 1;
+    if (http11 && !lusty_http_request_header(&p->req, "host"))
+        return fail(p, 400, "HTTP/1.1 request without Host");
+    bool chunked = (hp->flags & F_CHUNKED) != 0;
+    bool has_length = !chunked && hp->content_length != ULLONG_MAX && hp->content_length > 0;
+    if (has_length && hp->content_length > p->limits.body_bytes)
+        return fail(p, 413, "request body too large");
+    p->has_body = chunked || has_length;
+    const char *expect = lusty_http_request_header(&p->req, "expect");
+    if (expect && http11 && strcasecmp(expect, "100-continue") == 0 && p->has_body)
+        p->want_continue = true;
+    return 0;
+}
+
+static int on_body(http_parser *hp, const char *at, size_t len)
+{
+    lusty__http_parser_t *p = hp->data;
+    if (p->body.len + len > p->limits.body_bytes)
+        return fail(p, 413, "request body too large");
+    lusty_buf_append(&p->body, at, len);
+    return 0;
+}
+
+static int on_message_complete(http_parser *hp)
+{
+    lusty__http_parser_t *p = hp->data;
+    p->complete = true;
+    p->want_continue = false;
+    p->req.body = p->has_body ? (p->body.data ? p->body.data : "") : NULL;
+    p->req.body_len = p->body.len;
+    p->req.keep_alive = http_should_keep_alive(hp) && !hp->upgrade;
+    /* Stop here: the next pipelined request waits until this one is
+     * answered. */
+    http_parser_pause(hp, 1);
+    return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+int lusty__http_parser_new(lusty__http_parser_t **out, const lusty_http_limits_t *limits)
+{
+    lusty__http_parser_t *p = lusty_calloc(1, sizeof(*p));
+    if (limits)
+        p->limits = *limits;
+    lusty_http_limits_fill(&p->limits);
+    http_parser_init(&p->hp, HTTP_REQUEST);
+    p->hp.data = p;
+    *out = p;
+    return 0;
+}
+
+void lusty__http_parser_free(lusty__http_parser_t *p)
+{
+    if (!p)
+        return;
+    lusty_buf_free(&p->url);
+    lusty_buf_free(&p->head);
+    lusty_buf_free(&p->body);
+    lusty_free(p->offsets);
+    lusty_free(p->headers);
+    lusty_free(p);
+}
+
+static int status_of(enum http_errno e)
+{
+    return e == HPE_HEADER_OVERFLOW ? 431 : 400;
+}
+
+lusty__http_parse_result_t lusty__http_parse(lusty__http_parser_t *p, const char *data, size_t len,
+                                             size_t *consumed)
+{
+    *consumed = 0;
+    if (p->error_status)
+        return LUSTY__HTTP_ERROR;
+    if (len == 0)
+        return LUSTY__HTTP_MORE; /* a zero length would mean end of input to http-parser */
+    size_t n = http_parser_execute(&p->hp, &settings, data, len);
+    *consumed = n;
+    if (p->complete)
+        return LUSTY__HTTP_REQUEST;
+    enum http_errno e = HTTP_PARSER_ERRNO(&p->hp);
+    if (p->error_status)
+        return LUSTY__HTTP_ERROR;
+    if (e != HPE_OK) {
+        p->error_status = status_of(e);
+        p->error_reason = http_errno_description(e);
+        return LUSTY__HTTP_ERROR;
+    }
+    if (!p->head_done && p->head_bytes > p->limits.header_bytes) {
+        fail(p, 431, "request head too large");
+        return LUSTY__HTTP_ERROR;
+    }
+    return LUSTY__HTTP_MORE;
+}
+
+const lusty_http_request_t *lusty__http_parser_request(const lusty__http_parser_t *p)
+{
+    return p->complete ? &p->req : NULL;
+}
+
+void lusty__http_parser_next(lusty__http_parser_t *p)
+{
+    lusty_buf_clear(&p->url);
+    lusty_buf_clear(&p->head);
+    /* A large body's buffer is not kept for the next request. */
+    if (p->body.cap > 64 * 1024)
+        lusty_buf_free(&p->body);
+    else
+        lusty_buf_clear(&p->body);
+    p->noffsets = 0;
+    p->last = LAST_NONE;
+    p->started = p->head_done = p->complete = p->want_continue = p->has_body = false;
+    p->head_bytes = 0;
+    memset(&p->req, 0, sizeof(p->req));
+    http_parser_pause(&p->hp, 0);
+}
+
+bool lusty__http_parser_started(const lusty__http_parser_t *p)
+{
+    return p->started;
+}
+
+bool lusty__http_parser_head_done(const lusty__http_parser_t *p)
+{
+    return p->head_done;
+}
+
+bool lusty__http_parser_take_continue(lusty__http_parser_t *p)
+{
+    bool want = p->want_continue && !p->complete;
+    p->want_continue = false;
+    return want;
+}
+
+int lusty__http_parser_error_status(const lusty__http_parser_t *p)
+{
+    return p->error_status;
+}
+
+const char *lusty__http_parser_error_reason(const lusty__http_parser_t *p)
+{
+    return p->error_reason ? p->error_reason : "";
+}
+
+const char *lusty_http_request_header(const lusty_http_request_t *req, const char *name)
+{
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (strcasecmp(req->headers[i].name, name) == 0)
+            return req->headers[i].value;
+    return NULL;
+}
+
+void lusty_http_limits_fill(lusty_http_limits_t *l)
+{
+    if (!l->header_bytes)
+        l->header_bytes = LUSTY_HTTP_DEFAULT_HEADER_BYTES;
+    if (!l->url_bytes)
+        l->url_bytes = LUSTY_HTTP_DEFAULT_URL_BYTES;
+    if (!l->body_bytes)
+        l->body_bytes = LUSTY_HTTP_DEFAULT_BODY_BYTES;
+    if (!l->header_timeout_ms)
+        l->header_timeout_ms = LUSTY_HTTP_DEFAULT_HEADER_TIMEOUT_MS;
+    if (!l->idle_timeout_ms)
+        l->idle_timeout_ms = LUSTY_HTTP_DEFAULT_IDLE_TIMEOUT_MS;
+    if (!l->max_connections)
+        l->max_connections = LUSTY_HTTP_DEFAULT_MAX_CONNECTIONS;
+}

@@ -1,0 +1,366 @@
+/* The server: binding the port, the worker threads and their loops, and
+ * stopping.
+ *
+ * Each worker has its own listening socket on the same address
+ * (SO_REUSEPORT), so the kernel balances connections between the workers
+ * and no loop ever touches another's handles; the only cross-thread calls
+ * are uv_async_send() to ask a worker to stop and to tell the caller's loop
+ * that every worker has finished. */
+#include "internal.h"
+
+#include "lusty/alloc.h"
+#include "lusty/error.h"
+#include "lusty/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define BACKLOG 511
+
+/* Binds a listening socket; returns a libuv-style error code. */
+static int bind_socket(const struct sockaddr *addr, socklen_t len, bool reuseport, bool do_listen,
+                       int *fd_out)
+{
+    *fd_out = -1;
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int on = 1;
+    /* SO_REUSEADDR lets a restarted server bind while old connections
+     * linger in TIME_WAIT; it never allows two listeners. */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0)
+        goto fail;
+    if (addr->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+    if (bind(fd, addr, len) != 0)
+        goto fail;
+    if (do_listen && listen(fd, BACKLOG) != 0)
+        goto fail;
+    *fd_out = fd;
+    return 0;
+fail:;
+    int err = -errno;
+    close(fd);
+    return err;
+}
+
+static int bind_all(lusty_http_server_t *srv)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    memset(&ss, 0, sizeof(ss));
+    if (uv_ip4_addr(srv->host, srv->port, (struct sockaddr_in *)&ss) == 0) {
+        len = sizeof(struct sockaddr_in);
+    } else if (uv_ip6_addr(srv->host, srv->port, (struct sockaddr_in6 *)&ss) == 0) {
+        len = sizeof(struct sockaddr_in6);
+    } else {
+        return LUSTY_EINVAL;
+    }
+    struct sockaddr *addr = (struct sockaddr *)&ss;
+    int fd = -1, err;
+    if (srv->port != 0) {
+        /* With SO_REUSEPORT, a second lusty on the same port would bind
+         * silently and share the traffic; a plain bind first tells us
+         * whether anybody holds the port. */
+        err = bind_socket(addr, len, false, false, &fd);
+        if (err)
+            return err;
+        close(fd);
+    }
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        err = bind_socket(addr, len, true, true, &fd);
+        if (err)
+            return err;
+        srv->workers[i].fd = fd;
+        if (i == 0 && srv->port == 0) {
+            /* The others join the port the kernel picked for the first. */
+            struct sockaddr_storage got;
+            socklen_t glen = sizeof(got);
+            if (getsockname(fd, (struct sockaddr *)&got, &glen) != 0)
+                return -errno;
+            srv->port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
+                                                        : ((struct sockaddr_in *)&got)->sin_port);
+            if (addr->sa_family == AF_INET6)
+                ((struct sockaddr_in6 *)addr)->sin6_port = htons((uint16_t)srv->port);
+            else
+                ((struct sockaddr_in *)addr)->sin_port = htons((uint16_t)srv->port);
+        }
+    }
+    return 0;
+}
+
+int lusty_http_server_new(lusty_http_server_t **out, const lusty_http_config_t *config)
+{
+    *out = NULL;
+    if (!config || !config->handler || config->port < 0 || config->port > 65535)
+        return LUSTY_EINVAL;
+    lusty_http_server_t *srv = lusty_calloc(1, sizeof(*srv));
+    srv->cfg = *config;
+    srv->host = lusty_strdup(config->host ? config->host : "127.0.0.1");
+    srv->server_name = lusty_strdup(config->server_name ? config->server_name : "lusty");
+    srv->cfg.host = srv->host;
+    srv->cfg.server_name = srv->server_name;
+    lusty_http_limits_fill(&srv->cfg.limits);
+    if (!srv->cfg.shutdown_deadline_ms)
+        srv->cfg.shutdown_deadline_ms = 5000;
+    srv->port = config->port;
+    srv->nworkers = config->workers ? config->workers : 1;
+    pthread_mutex_init(&srv->lock, NULL);
+    srv->workers = lusty_calloc(srv->nworkers, sizeof(*srv->workers));
+    size_t per_worker = (srv->cfg.limits.max_connections + srv->nworkers - 1) / srv->nworkers;
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        srv->workers[i].srv = srv;
+        srv->workers[i].index = i;
+        srv->workers[i].fd = -1;
+        srv->workers[i].max_conns = per_worker;
+    }
+    int err = bind_all(srv);
+    if (err) {
+        lusty_http_server_free(srv);
+        return err;
+    }
+    *out = srv;
+    return 0;
+}
+
+int lusty_http_server_port(const lusty_http_server_t *srv)
+{
+    return srv->port;
+}
+
+const char *lusty__http_worker_date(lusty__http_worker_t *w)
+{
+    time_t now = time(NULL);
+    if (now != w->date_sec) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(w->date, sizeof(w->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        w->date_sec = now;
+    }
+    return w->date;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+/* Every connection is gone: let the handler clean up, then drop our own
+ * handles so that the loop ends once the handler's are closed too. */
+void lusty__http_worker_check_done(lusty__http_worker_t *w)
+{
+    if (!w->stopping || w->nconns > 0 || w->finished || w->listening)
+        return;
+    w->finished = true;
+    lusty_http_server_t *srv = w->srv;
+    if (srv->cfg.worker_stop && !w->stop_called) {
+        w->stop_called = true;
+        srv->cfg.worker_stop(srv->cfg.worker_data, w->index, &w->loop, w->handler_data);
+    }
+    /* Under the lock: lusty_http_server_stop() on another thread must not
+     * wake a closed handle. */
+    pthread_mutex_lock(&srv->lock);
+    w->async_closed = true;
+    uv_close((uv_handle_t *)&w->stop_async, on_handle_closed);
+    pthread_mutex_unlock(&srv->lock);
+    uv_close((uv_handle_t *)&w->deadline, on_handle_closed);
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    lusty__http_worker_t *w = h->data;
+    w->listening = false;
+    lusty__http_worker_check_done(w);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    lusty__http_worker_t *w = t->data;
+    if (w->nconns)
+        lusty_log(LUSTY_LOG_WARN, "http",
+                  "worker %u: shutdown deadline passed, dropping %zu connection%s", w->index,
+                  w->nconns, w->nconns == 1 ? "" : "s");
+    for (lusty__http_conn_t *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        lusty__http_conn_close(c);
+    }
+}
+
+static void begin_stop(lusty__http_worker_t *w)
+{
+    if (w->stopping)
+        return;
+    w->stopping = true;
+    if (w->listening)
+        uv_close((uv_handle_t *)&w->listener, on_listener_closed);
+    else if (w->fd >= 0) {
+        close(w->fd);
+        w->fd = -1;
+    }
+    for (lusty__http_conn_t *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        if (lusty__http_conn_idle(c))
+            lusty__http_conn_close(c);
+    }
+    uv_timer_start(&w->deadline, on_deadline, w->srv->cfg.shutdown_deadline_ms, 0);
+    lusty__http_worker_check_done(w);
+}
+
+static void on_stop_async(uv_async_t *a)
+{
+    begin_stop(a->data);
+}
+
+void lusty__http_worker_fail(lusty__http_worker_t *w, int status)
+{
+    lusty_http_server_t *srv = w->srv;
+    pthread_mutex_lock(&srv->lock);
+    if (!srv->status)
+        srv->status = status;
+    pthread_mutex_unlock(&srv->lock);
+    lusty_http_server_stop(srv);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    lusty__http_worker_t *w = server->data;
+    if (status < 0) {
+        /* EMFILE and friends: the connection stays in the backlog and is
+         * retried; nothing else to do. */
+        lusty_log(LUSTY_LOG_WARN, "http", "accept: %s", uv_strerror(status));
+        return;
+    }
+    lusty__http_conn_accept(w);
+}
+
+static void worker_main(void *arg)
+{
+    lusty__http_worker_t *w = arg;
+    lusty_http_server_t *srv = w->srv;
+    int err = 0;
+    if (srv->cfg.worker_start)
+        err = srv->cfg.worker_start(srv->cfg.worker_data, w->index, &w->loop, &w->handler_data);
+    if (!err) {
+        uv_tcp_init(&w->loop, &w->listener);
+        w->listener.data = w;
+        err = uv_tcp_open(&w->listener, w->fd);
+        if (!err) {
+            w->fd = -1; /* the handle owns it now */
+            w->listening = true;
+            err = uv_listen((uv_stream_t *)&w->listener, BACKLOG, on_connection);
+        } else {
+            uv_close((uv_handle_t *)&w->listener, NULL);
+        }
+    }
+    if (err) {
+        lusty__http_worker_fail(w, err);
+        begin_stop(w);
+    }
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    lusty_buf_free(&w->out);
+    err = uv_loop_close(&w->loop);
+    if (err) {
+        lusty_log(LUSTY_LOG_ERROR, "http", "worker %u: handles left open at exit", w->index);
+        lusty__http_worker_fail(w, err);
+    }
+    if (atomic_fetch_sub(&srv->running, 1) == 1)
+        uv_async_send(&srv->done_async);
+}
+
+static void on_done_closed(uv_handle_t *h)
+{
+    lusty_http_server_t *srv = h->data;
+    pthread_mutex_lock(&srv->lock);
+    int status = srv->status;
+    pthread_mutex_unlock(&srv->lock);
+    if (srv->done)
+        srv->done(srv, status, srv->done_data);
+}
+
+static void on_done_async(uv_async_t *a)
+{
+    uv_close((uv_handle_t *)a, on_done_closed);
+}
+
+int lusty_http_server_start(lusty_http_server_t *srv, uv_loop_t *loop,
+                            lusty_http_server_done_cb done, void *data)
+{
+    if (srv->started)
+        return LUSTY_EINVAL;
+    int err = uv_async_init(loop, &srv->done_async, on_done_async);
+    if (err)
+        return err;
+    srv->started = true;
+    srv->done_async.data = srv;
+    srv->done = done;
+    srv->done_data = data;
+    /* Loops and their wake-up handles are made here, before any thread
+     * runs, so that a stop right after start always finds them. */
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        lusty__http_worker_t *w = &srv->workers[i];
+        uv_loop_init(&w->loop);
+        uv_async_init(&w->loop, &w->stop_async, on_stop_async);
+        w->stop_async.data = w;
+        uv_timer_init(&w->loop, &w->deadline);
+        w->deadline.data = w;
+    }
+    atomic_store(&srv->running, srv->nworkers);
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        lusty__http_worker_t *w = &srv->workers[i];
+        err = uv_thread_create(&w->thread, worker_main, w);
+        if (err) {
+            /* This worker never runs: run its loop empty here instead so
+             * that the bookkeeping of the others stays the same. */
+            lusty__http_worker_fail(w, err);
+            w->stopping = true;
+            close(w->fd);
+            w->fd = -1;
+            w->async_closed = true;
+            uv_close((uv_handle_t *)&w->stop_async, NULL);
+            uv_close((uv_handle_t *)&w->deadline, NULL);
+            uv_run(&w->loop, UV_RUN_DEFAULT);
+            uv_loop_close(&w->loop);
+            if (atomic_fetch_sub(&srv->running, 1) == 1)
+                uv_async_send(&srv->done_async);
+            continue;
+        }
+        pthread_mutex_lock(&srv->lock);
+        w->thread_started = true;
+        pthread_mutex_unlock(&srv->lock);
+    }
+    return 0;
+}
+
+void lusty_http_server_stop(lusty_http_server_t *srv)
+{
+    if (!srv->started)
+        return;
+    pthread_mutex_lock(&srv->lock);
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        if (srv->workers[i].thread_started && !srv->workers[i].async_closed)
+            uv_async_send(&srv->workers[i].stop_async);
+    pthread_mutex_unlock(&srv->lock);
+}
+
+void lusty_http_server_free(lusty_http_server_t *srv)
+{
+    if (!srv)
+        return;
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        lusty__http_worker_t *w = &srv->workers[i];
+        if (w->thread_started)
+            uv_thread_join(&w->thread);
+        if (w->fd >= 0)
+            close(w->fd);
+    }
+    pthread_mutex_destroy(&srv->lock);
+    lusty_free(srv->workers);
+    lusty_free(srv->host);
+    lusty_free(srv->server_name);
+    lusty_free(srv);
+}

@@ -1,0 +1,173 @@
+/* Internals shared between the runtime's source files; nothing here is
+ * public API. Names carry a `lusty__` prefix. Grouped by the file that
+ * implements them. */
+#ifndef LUSTY_INTERNAL_H
+#define LUSTY_INTERNAL_H
+
+#include "lusty/http.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* ---- http_parse.c: the only file that knows http-parser ----
+ *
+ * A request parser fed raw bytes; it enforces the limits and builds one
+ * lusty_http_request_t at a time. Parsing stops after each complete request
+ * so that pipelined requests are handled strictly one after the other. */
+typedef struct lusty__http_parser_s lusty__http_parser_t;
+
+typedef enum {
+    LUSTY__HTTP_MORE,    /* every byte used; feed more */
+    LUSTY__HTTP_REQUEST, /* a request is complete; bytes after it are unused */
+    LUSTY__HTTP_ERROR,   /* a bad request: answer lusty__http_parser_error_status() */
+} lusty__http_parse_result_t;
+
+/* `limits` is copied (with defaults filled in). Free with
+ * lusty__http_parser_free(). */
+int lusty__http_parser_new(lusty__http_parser_t **out, const lusty_http_limits_t *limits);
+void lusty__http_parser_free(lusty__http_parser_t *p);
+/* Feeds `len` bytes; `*consumed` says how many were used. After REQUEST,
+ * call lusty__http_parser_next() before feeding the rest. After ERROR the
+ * parser is dead: the connection must be closed. */
+lusty__http_parse_result_t lusty__http_parse(lusty__http_parser_t *p, const char *data, size_t len,
+                                             size_t *consumed);
+/* The complete request, valid until lusty__http_parser_next(). */
+const lusty_http_request_t *lusty__http_parser_request(const lusty__http_parser_t *p);
+/* Forgets the current request and readies the parser for the next one. */
+void lusty__http_parser_next(lusty__http_parser_t *p);
+/* True once any byte of a request (beyond blank lines) has been seen. */
+bool lusty__http_parser_started(const lusty__http_parser_t *p);
+/* True when the head is complete (the body may still be arriving). */
+bool lusty__http_parser_head_done(const lusty__http_parser_t *p);
+/* True once, when the head asked for `100 Continue` and the body is still
+ * to come; the caller sends the interim response. */
+bool lusty__http_parser_take_continue(lusty__http_parser_t *p);
+/* The status of a bad request (400, 413, 414, 431) and why, for the log. */
+int lusty__http_parser_error_status(const lusty__http_parser_t *p);
+const char *lusty__http_parser_error_reason(const lusty__http_parser_t *p);
+
+/* ---- http_server.c, http_conn.c, http_response.c ----
+ *
+ * A worker is one thread with one loop; a connection belongs to one worker
+ * and embeds the response of its current request (one at a time). */
+#include "lusty/buf.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+typedef struct lusty__http_worker_s lusty__http_worker_t;
+typedef struct lusty__http_conn_s lusty__http_conn_t;
+
+struct lusty_http_response_s {
+    lusty__http_conn_t *conn;
+    const lusty_http_request_t *req;
+    int status;
+    lusty_buf_t headers;     /* extra header lines, "Name: value\r\n" each */
+    uint64_t content_length; /* when has_length */
+    uint64_t body_bytes;     /* body bytes given so far (sent unless HEAD) */
+    uint64_t start_ns;
+    bool has_length, head_sent, chunked, is_head, keep_alive, has_date, has_server;
+    /* The file being sent by lusty_http_response_end_file(). */
+    uv_file file;
+    int64_t file_offset;
+    uint64_t file_left;
+    lusty_http_file_done_cb file_done;
+    void *file_data;
+};
+
+typedef enum {
+    LUSTY__TIMER_NONE,
+    LUSTY__TIMER_IDLE,   /* waiting for a request to start */
+    LUSTY__TIMER_HEAD,   /* waiting for the rest of a head: absolute */
+    LUSTY__TIMER_BODY,   /* waiting for more of a body: reset on each read */
+    LUSTY__TIMER_WRITE,  /* waiting for the client to read our output */
+    LUSTY__TIMER_LINGER, /* draining input after our FIN */
+} lusty__timer_kind_t;
+
+#define LUSTY__HTTP_READ_BUF 16384
+
+struct lusty__http_conn_s {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_shutdown_t shutdown_req;
+    lusty__http_worker_t *w;
+    lusty__http_conn_t *prev, *next; /* the worker's list */
+    lusty__http_parser_t *parser;
+    char *in; /* LUSTY__HTTP_READ_BUF bytes; unparsed input is in[in_pos, in_len) */
+    size_t in_pos, in_len;
+    lusty_http_response_t res;
+    lusty__timer_kind_t timer_kind;
+    unsigned handles_open;   /* tcp and timer, until their close callbacks */
+    unsigned pending_writes; /* uv_write requests in flight */
+    unsigned nrequests;
+    bool reading;
+    bool busy;      /* a handler owns the response */
+    bool streaming; /* a file is being sent */
+    bool finished;  /* a response ended; the next request waits for the flush */
+    bool processing, eof, closing, dead;
+};
+
+struct lusty__http_worker_s {
+    lusty_http_server_t *srv;
+    unsigned index;
+    uv_thread_t thread;
+    bool thread_started;
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    uv_async_t stop_async;
+    uv_timer_t deadline;
+    int fd; /* the listening socket until the worker owns it */
+    void *handler_data;
+    lusty__http_conn_t *conns;
+    size_t nconns, max_conns;
+    bool stopping, listening, finished, stop_called;
+    bool async_closed; /* guarded by the server's lock: no more stop requests */
+    int status;
+    lusty_buf_t out; /* where responses are built before they are sent */
+    time_t date_sec;
+    char date[40];
+};
+
+struct lusty_http_server_s {
+    lusty_http_config_t cfg; /* strings point into the copies below */
+    char *host, *server_name;
+    int port;
+    unsigned nworkers;
+    lusty__http_worker_t *workers;
+    uv_async_t done_async;
+    lusty_http_server_done_cb done;
+    void *done_data;
+    atomic_uint running;
+    pthread_mutex_t lock; /* guards status and the workers' async_closed */
+    int status;
+    bool started;
+};
+
+/* The cached `Date` header value of the worker, refreshed once a second. */
+const char *lusty__http_worker_date(lusty__http_worker_t *w);
+/* Records a worker's failure (the first one wins) and stops the server. */
+void lusty__http_worker_fail(lusty__http_worker_t *w, int status);
+/* A connection was freed: the stopping worker may be finished. */
+void lusty__http_worker_check_done(lusty__http_worker_t *w);
+
+/* Accepts a connection from the worker's listener (http_conn.c). */
+void lusty__http_conn_accept(lusty__http_worker_t *w);
+/* Closes at once (shutdown deadline, idle at stop). */
+void lusty__http_conn_close(lusty__http_conn_t *c);
+/* True when nothing of a request is in progress on the connection. */
+bool lusty__http_conn_idle(const lusty__http_conn_t *c);
+/* Queues bytes for the client: written at once when the socket takes
+ * them, otherwise copied and written in order. */
+int lusty__http_conn_send(lusty__http_conn_t *c, const char *data, size_t len);
+/* The response ended (or its file was sent): moves on to the next request. */
+void lusty__http_conn_response_done(lusty__http_conn_t *c);
+/* Resumes after the write queue drained (http_response.c's file pump). */
+void lusty__http_response_pump(lusty_http_response_t *res);
+/* Gives up a file being sent because the connection died. */
+void lusty__http_response_abort_file(lusty_http_response_t *res, int status);
+/* Writes a complete error response for a request that never reached a
+ * handler (`method` and `target` may be NULL) and logs it. */
+void lusty__http_conn_send_error(lusty__http_conn_t *c, int status);
+
+#endif

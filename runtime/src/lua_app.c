@@ -1,0 +1,82 @@
+/* The native modules of the app layer: the package.preload entries of
+ * `mediator`, `lusty.util`, `cjson` and `lusty.init`, and `lusty.host`, the
+ * host's helpers for the embedded Lua modules (runtime/lua/lusty/init.lua,
+ * the app object and the request pipeline, and runtime/lua/lusty-config.lua).
+ *
+ * lusty.host (internal, may change):
+ *   results()        the result table of the innermost publish in flight,
+ *                    so that a seed-style callback(result) appends to it;
+ *   pcall(f, ...)    true, ... or false, err, traceback, where the traceback
+ *                    is the one taken where the error was first raised, even
+ *                    when publishes in between caught and re-raised it. */
+#include "lua_internal.h"
+
+static int host_results(lua_State *L)
+{
+    lusty__lua_t *S = lua_touserdata(L, lua_upvalueindex(1));
+    if (!S->current) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, S->results_ref);
+    lua_rawgeti(L, -1, S->depth);
+    return 1;
+}
+
+static int host_pcall(lua_State *L)
+{
+    lusty__lua_t *S = lua_touserdata(L, lua_upvalueindex(1));
+    luaL_checkany(L, 1);
+    int n = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, S->msgh_ref);
+    lua_insert(L, 1);
+    if (lua_pcall(L, n - 1, LUA_MULTRET, 1) == 0) {
+        lua_pushboolean(L, 1);
+        lua_replace(L, 1);
+        return lua_gettop(L);
+    }
+    lua_pushboolean(L, 0);
+    lua_replace(L, 1);
+    lusty__lua_push_trace(L, S, 2);
+    return 3;
+}
+
+static int open_host(lua_State *L)
+{
+    lusty__lua_t *S = lusty__lua_state(L);
+    lua_createtable(L, 0, 2);
+    lua_pushlightuserdata(L, S);
+    lua_pushcclosure(L, host_results, 1);
+    lua_setfield(L, -2, "results");
+    lua_pushlightuserdata(L, S);
+    lua_pushcclosure(L, host_pcall, 1);
+    lua_setfield(L, -2, "pcall");
+    return 1;
+}
+
+static int open_lusty_init(lua_State *L)
+{
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "lusty");
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+void lusty__lua_open_app(lua_State *L)
+{
+    static const luaL_Reg natives[] = {
+        {"mediator", lusty__lua_open_mediator},
+        {"lusty.util", lusty__lua_open_util},
+        {"cjson", lusty__lua_open_cjson},
+        {"lusty.host", open_host},
+        {"lusty.init", open_lusty_init},
+        {NULL, NULL},
+    };
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "preload");
+    for (const luaL_Reg *r = natives; r->name; r++) {
+        lua_pushcfunction(L, r->func);
+        lua_setfield(L, -2, r->name);
+    }
+    lua_pop(L, 2);
+}

@@ -1,0 +1,757 @@
+/* The Lua host: creates the LuaJIT state of a project (module path, native
+ * modules, the global app object), runs files and the request pipeline,
+ * and turns every Lua error into a message with its traceback.
+ *
+ * Every entry from C into Lua is a lua_pcall with msgh_top as the message
+ * handler. Subscriber calls made by the bus use lusty__lua_msgh_record
+ * instead, which only notes the traceback of the error (for the request
+ * pipeline) and lets the error value itself travel unchanged. */
+#include "lua_builtins.h"
+#include "lua_internal.h"
+
+#include "lusty/alloc.h"
+#include "lusty/buf.h"
+#include "lusty/error.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct lusty_lua_host {
+    lua_State *L;
+    lusty__lua_t S;
+    lusty_bus_t *bus; /* the bus of the default app, owned */
+    char *root;
+    char *app;
+    int app_ref; /* the app object */
+};
+
+static const char key_state = 0; /* registry -> lusty__lua_t * */
+
+lusty__lua_t *lusty__lua_state(lua_State *L)
+{
+    lua_pushlightuserdata(L, (void *)&key_state);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    lusty__lua_t *S = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return S;
+}
+
+/* ---- error handling ---- */
+
+int lusty__lua_msgh_record(lua_State *L)
+{
+    lusty__lua_t *S = lua_touserdata(L, lua_upvalueindex(1));
+    lua_settop(L, 1);
+    if (S->rethrowing) {
+        S->rethrowing = 0;
+        lua_rawgeti(L, LUA_REGISTRYINDEX, S->last_err_ref);
+        int same = lua_rawequal(L, 1, 2);
+        lua_settop(L, 1);
+        if (same)
+            return 1; /* keep the traceback of where it was first raised */
+    }
+    lua_pushvalue(L, 1);
+    lua_rawseti(L, LUA_REGISTRYINDEX, S->last_err_ref);
+    luaL_traceback(L, L, NULL, 1);
+    lua_rawseti(L, LUA_REGISTRYINDEX, S->last_trace_ref);
+    return 1;
+}
+
+void lusty__lua_push_trace(lua_State *L, lusty__lua_t *S, int idx)
+{
+    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, S->last_err_ref);
+    int same = lua_rawequal(L, idx, -1);
+    lua_pop(L, 1);
+    if (same)
+        lua_rawgeti(L, LUA_REGISTRYINDEX, S->last_trace_ref);
+    else
+        luaL_traceback(L, L, NULL, 2);
+    S->rethrowing = 0;
+}
+
+/* Pushes a printable message for the error value at `idx`. */
+static void push_message(lua_State *L, int idx)
+{
+    int t = lua_type(L, idx);
+    if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+        lua_pushvalue(L, idx);
+        lua_tostring(L, -1);
+        return;
+    }
+    if (luaL_callmeta(L, idx, "__tostring")) {
+        if (lua_isstring(L, -1))
+            return;
+        lua_pop(L, 1);
+    }
+    if (t == LUA_TNIL)
+        lua_pushliteral(L, "nil");
+    else
+        lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, idx));
+}
+
+/* The message handler of calls from C: "message\nstack traceback:...". */
+static int msgh_top(lua_State *L)
+{
+    lusty__lua_t *S = lua_touserdata(L, lua_upvalueindex(1));
+    lua_settop(L, 1);
+    push_message(L, 1);
+    lua_pushliteral(L, "\n");
+    lusty__lua_push_trace(L, S, 1);
+    lua_concat(L, 3);
+    return 1;
+}
+
+/* Calls the function below `nargs` arguments on top through msgh_top.
+ * Returns 0, or LUSTY_ERUNTIME with the message in *err_out and nothing
+ * left on the stack for the call. */
+static int pcall(lusty_lua_host_t *h, int nargs, int nres, char **err_out)
+{
+    lua_State *L = h->L;
+    int fn = lua_gettop(L) - nargs;
+    lua_pushlightuserdata(L, &h->S);
+    lua_pushcclosure(L, msgh_top, 1);
+    lua_insert(L, fn);
+    int rc = lua_pcall(L, nargs, nres, fn);
+    lua_remove(L, fn);
+    if (rc == 0)
+        return 0;
+    if (err_out)
+        *err_out = lusty_strdup(lua_tostring(L, -1) ? lua_tostring(L, -1) : "unknown error");
+    lua_pop(L, 1);
+    return LUSTY_ERUNTIME;
+}
+
+static void set_err(char **err_out, const char *msg)
+{
+    if (err_out)
+        *err_out = lusty_strdup(msg);
+}
+
+/* ---- the module path ---- */
+
+char *lusty__lua_search(const char *path, const char *name, lusty_buf_t *tried)
+{
+    lusty_buf_t file = LUSTY_BUF_INIT;
+    const char *p = path;
+    while (p && *p) {
+        const char *end = strchr(p, ';');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        lusty_buf_clear(&file);
+        for (size_t i = 0; i < len; i++) {
+            if (p[i] == '?') {
+                for (const char *n = name; *n; n++)
+                    lusty_buf_putc(&file, *n == '.' ? '/' : *n);
+            } else {
+                lusty_buf_putc(&file, p[i]);
+            }
+        }
+        if (len) {
+            FILE *f = fopen(file.data, "r");
+            if (f) {
+                fclose(f);
+                return lusty_buf_detach(&file, NULL);
+            }
+            if (tried)
+                lusty_buf_printf(tried, "\n\tno file '%s'", file.data);
+        }
+        p = end ? end + 1 : NULL;
+    }
+    lusty_buf_free(&file);
+    return NULL;
+}
+
+/* Loads `len` bytes of `src` as a chunk named `chunkname`, with `prefix`
+ * put before it on the first line; a leading "#!" line is blanked so line
+ * numbers stay those of the file. */
+static int load_source(lua_State *L, const char *prefix, const char *src, size_t len,
+                       const char *chunkname)
+{
+    lusty_buf_t buf = LUSTY_BUF_INIT;
+    if (prefix)
+        lusty_buf_puts(&buf, prefix);
+    if (len && src[0] == '#') {
+        const char *nl = memchr(src, '\n', len);
+        size_t skip = nl ? (size_t)(nl - src) : len;
+        src += skip;
+        len -= skip;
+    }
+    lusty_buf_append(&buf, src, len);
+    int rc = luaL_loadbuffer(L, buf.data ? buf.data : "", buf.len, chunkname);
+    lusty_buf_free(&buf);
+    return rc == 0 ? 0 : LUSTY_ESYNTAX;
+}
+
+static int load_file(lua_State *L, const char *file, const char *prefix)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        /* Messages are lower case ("no such file or directory"). */
+        char why[128];
+        snprintf(why, sizeof why, "%s", strerror(errno));
+        why[0] = (char)tolower((unsigned char)why[0]);
+        lua_pushfstring(L, "cannot open '%s': %s", file, why);
+        return LUSTY_EIO;
+    }
+    lusty_buf_t src = LUSTY_BUF_INIT;
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        lusty_buf_append(&src, chunk, n);
+    fclose(f);
+    char *name = lusty_asprintf("@%s", file);
+    int rc = load_source(L, prefix, src.data ? src.data : "", src.len, name);
+    lusty_free(name);
+    lusty_buf_free(&src);
+    return rc;
+}
+
+const lusty__lua_embedded_t *lusty__lua_embedded_find(const char *name, int first)
+{
+    for (const lusty__lua_embedded_t *e = lusty__lua_embedded; e->name; e++)
+        if (e->first == first && strcmp(e->name, name) == 0)
+            return e;
+    return NULL;
+}
+
+int lusty__lua_load_module(lua_State *L, lusty__lua_t *S, const char *name, const char *prefix)
+{
+    const lusty__lua_embedded_t *e = lusty__lua_embedded_find(name, 1);
+    if (e)
+        return load_source(L, prefix, e->source, e->len, e->chunkname);
+    lusty_buf_t tried = LUSTY_BUF_INIT;
+    char *file = S->project_path ? lusty__lua_search(S->project_path, name, &tried) : NULL;
+    if (!file && (e = lusty__lua_embedded_find(name, 0))) {
+        lusty_buf_free(&tried);
+        return load_source(L, prefix, e->source, e->len, e->chunkname);
+    }
+    if (!file) {
+        lua_getglobal(L, "package");
+        lua_getfield(L, -1, "path");
+        const char *path = lua_tostring(L, -1);
+        file = lusty__lua_search(path ? path : "", name, &tried);
+        lua_pop(L, 2);
+    }
+    if (!file) {
+        lua_pushfstring(L, "module '%s' not found:%s", name, tried.data ? tried.data : "");
+        lusty_buf_free(&tried);
+        return LUSTY_ENOENT;
+    }
+    lusty_buf_free(&tried);
+    int rc = load_file(L, file, prefix);
+    lusty_free(file);
+    return rc;
+}
+
+/* package.loaders entry for the app's own path: app/, the project root and
+ * the fetched handler repositories. */
+static int loader_project(lua_State *L)
+{
+    lusty__lua_t *S = lua_touserdata(L, lua_upvalueindex(1));
+    const char *name = luaL_checkstring(L, 1);
+    lusty_buf_t tried = LUSTY_BUF_INIT;
+    char *file = S->project_path ? lusty__lua_search(S->project_path, name, &tried) : NULL;
+    if (!file) {
+        lua_pushstring(L, tried.data ? tried.data : "");
+        lusty_buf_free(&tried);
+        return 1;
+    }
+    lusty_buf_free(&tried);
+    int rc = load_file(L, file, NULL);
+    lusty_free(file);
+    if (rc)
+        return luaL_error(L, "error loading module '%s':\n\t%s", name, lua_tostring(L, -1));
+    return 1;
+}
+
+/* package.loaders entry for the runtime's built-in Lua modules. */
+static int loader_builtin(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    const lusty__lua_embedded_t *e = lusty__lua_embedded_find(name, 0);
+    if (!e) {
+        lua_pushfstring(L, "\n\tno built-in module '%s'", name);
+        return 1;
+    }
+    if (load_source(L, NULL, e->source, e->len, e->chunkname))
+        return lua_error(L);
+    return 1;
+}
+
+/* package.preload entry of an embedded first-tier module. */
+static int preload_embedded(lua_State *L)
+{
+    const lusty__lua_embedded_t *e = lua_touserdata(L, lua_upvalueindex(1));
+    if (load_source(L, NULL, e->source, e->len, e->chunkname))
+        return lua_error(L);
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The project's own path templates: app/, the root, then each handler
+ * repository under lusty_modules/ in name order. */
+static char *project_path(const char *root)
+{
+    lusty_buf_t p = LUSTY_BUF_INIT;
+    lusty_buf_printf(&p, "%s/app/?.lua;%s/app/?/init.lua;%s/?.lua;%s/?/init.lua", root, root, root,
+                     root);
+    char *mods = lusty_asprintf("%s/lusty_modules", root);
+    DIR *d = opendir(mods);
+    if (d) {
+        char **names = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (de->d_name[0] == '.')
+                continue;
+            char *dir = lusty_asprintf("%s/%s", mods, de->d_name);
+            struct stat st;
+            if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+                names = lusty_grow(names, &cap, n + 1, sizeof *names);
+                names[n++] = dir;
+            } else {
+                lusty_free(dir);
+            }
+        }
+        closedir(d);
+        qsort(names, n, sizeof *names, cmp_str);
+        for (size_t i = 0; i < n; i++) {
+            lusty_buf_printf(&p, ";%s/?.lua;%s/?/init.lua", names[i], names[i]);
+            lusty_free(names[i]);
+        }
+        lusty_free(names);
+    }
+    lusty_free(mods);
+    return lusty_buf_detach(&p, NULL);
+}
+
+/* Sets package.path, package.preload and package.loaders (see the header). */
+static void setup_modules(lusty_lua_host_t *h)
+{
+    lua_State *L = h->L;
+    lua_getglobal(L, "package");
+    int pkg = lua_gettop(L);
+    if (h->S.project_path) {
+        lua_getfield(L, pkg, "path");
+        lua_pushfstring(L, "%s;%s", h->S.project_path, lua_tostring(L, -1));
+        lua_setfield(L, pkg, "path");
+        lua_pop(L, 1);
+    }
+
+    lua_getfield(L, pkg, "preload");
+    int preload = lua_gettop(L);
+    for (const lusty__lua_embedded_t *e = lusty__lua_embedded; e->name; e++) {
+        if (!e->first)
+            continue;
+        lua_pushlightuserdata(L, (void *)e);
+        lua_pushcclosure(L, preload_embedded, 1);
+        lua_setfield(L, preload, e->name);
+    }
+    lua_pop(L, 1);
+    lusty__lua_open_app(L);
+    lusty__lua_open_builtins(L);
+
+    /* loaders: preload, the project, the built-ins, then Lua's own. */
+    lua_getfield(L, pkg, "loaders");
+    int loaders = lua_gettop(L);
+    int n = (int)lua_objlen(L, loaders);
+    for (int i = n; i >= 2; i--) {
+        lua_rawgeti(L, loaders, i);
+        lua_rawseti(L, loaders, i + 2);
+    }
+    lua_pushlightuserdata(L, &h->S);
+    lua_pushcclosure(L, loader_project, 1);
+    lua_rawseti(L, loaders, 2);
+    lua_pushcfunction(L, loader_builtin);
+    lua_rawseti(L, loaders, 3);
+    lua_settop(L, pkg - 1);
+}
+
+/* ---- the host ---- */
+
+/* Creates the default app object over the host's bus: the global `lusty`. */
+static int make_app(lusty_lua_host_t *h, char **err_out)
+{
+    lua_State *L = h->L;
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "lusty");
+    if (pcall(h, 1, 1, err_out))
+        return LUSTY_ERUNTIME;
+    lua_createtable(L, 0, 1);
+    lusty__lua_push_mediator(L, h->bus);
+    lua_setfield(L, -2, "event");
+    if (pcall(h, 1, 1, err_out))
+        return LUSTY_ERUNTIME;
+    lua_pushvalue(L, -1);
+    lua_setglobal(L, "lusty");
+    h->app_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+int lusty_lua_host_new(lusty_lua_host_t **out, const lusty_lua_options_t *opts, char **err_out)
+{
+    *out = NULL;
+    if (err_out)
+        *err_out = NULL;
+    lusty_lua_host_t *h = lusty_calloc(1, sizeof *h);
+    h->app_ref = LUA_NOREF;
+    /* LuaJIT on x86-64 needs its own allocator: luaL_newstate, not
+     * lua_newstate. */
+    h->L = luaL_newstate();
+    if (!h->L) {
+        set_err(err_out, "cannot create a Lua state: out of memory");
+        lusty_free(h);
+        return LUSTY_ENOMEM;
+    }
+    if (opts && opts->root) {
+        h->root = lusty_strdup(opts->root);
+        h->S.project_path = project_path(h->root);
+    }
+    h->app = lusty_strdup(opts && opts->app && opts->app[0] ? opts->app : "app/config.lua");
+    h->S.host = h;
+    h->bus = lusty_bus_new();
+
+    lua_State *L = h->L;
+    luaL_openlibs(L);
+    lua_pushlightuserdata(L, (void *)&key_state);
+    lua_pushlightuserdata(L, &h->S);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+
+    lua_pushliteral(L, "fn");
+    h->S.key_fn = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushliteral(L, "options");
+    h->S.key_options = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushliteral(L, "predicate");
+    h->S.key_predicate = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushlightuserdata(L, &h->S);
+    lua_pushcclosure(L, lusty__lua_msgh_record, 1);
+    h->S.msgh_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L);
+    h->S.results_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushboolean(L, 0);
+    h->S.last_err_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushboolean(L, 0);
+    h->S.last_trace_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    setup_modules(h);
+    int rc = make_app(h, err_out);
+    if (rc) {
+        lusty_lua_host_free(h);
+        return rc;
+    }
+    *out = h;
+    return 0;
+}
+
+void lusty_lua_host_free(lusty_lua_host_t *h)
+{
+    if (!h)
+        return;
+    /* The state first: its finalizers may still look at the bus. */
+    lua_close(h->L);
+    lusty_bus_free(h->bus);
+    lusty_free(h->S.project_path);
+    lusty_free(h->root);
+    lusty_free(h->app);
+    lusty_free(h);
+}
+
+lua_State *lusty_lua_host_state(lusty_lua_host_t *h)
+{
+    return h->L;
+}
+
+lusty_bus_t *lusty_lua_host_bus(lusty_lua_host_t *h)
+{
+    lua_State *L = h->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->app_ref);
+    lua_getfield(L, -1, "event");
+    lusty_bus_t *bus = lusty__lua_mediator_bus(L, -1);
+    lua_pop(L, 2);
+    return bus ? bus : h->bus;
+}
+
+const char *lusty_lua_host_root(const lusty_lua_host_t *h)
+{
+    return h->root;
+}
+
+/* An app object: a table with an `event` mediator and a `request` method. */
+static int is_app(lua_State *L, int idx)
+{
+    if (!lua_istable(L, idx))
+        return 0;
+    lua_getfield(L, idx, "event");
+    int ok = lusty__lua_mediator_bus(L, -1) != NULL;
+    lua_getfield(L, idx, "request");
+    ok = ok && lua_isfunction(L, -1);
+    lua_pop(L, 2);
+    return ok;
+}
+
+int lusty_lua_host_load_app(lusty_lua_host_t *h, char **err_out)
+{
+    lua_State *L = h->L;
+    int top = lua_gettop(L);
+    if (err_out)
+        *err_out = NULL;
+    char *file = h->app[0] == '/' || !h->root ? lusty_strdup(h->app)
+                                              : lusty_asprintf("%s/%s", h->root, h->app);
+    int rc = 0;
+    struct stat st;
+    if (stat(file, &st) != 0) {
+        if (err_out)
+            *err_out = lusty_asprintf("cannot open '%s': %s", file, strerror(errno));
+        rc = LUSTY_ENOENT;
+        goto cleanup;
+    }
+    rc = load_file(L, file, NULL);
+    if (rc) {
+        set_err(err_out, lua_tostring(L, -1));
+        goto cleanup;
+    }
+    if ((rc = pcall(h, 0, 1, err_out)))
+        goto cleanup;
+    int conf = lua_gettop(L);
+    if (is_app(L, conf)) {
+        /* A reference-layout app.lua that built its own app object. */
+        luaL_unref(L, LUA_REGISTRYINDEX, h->app_ref);
+        lua_pushvalue(L, conf);
+        lua_setglobal(L, "lusty");
+        lua_pushvalue(L, conf);
+        h->app_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        goto cleanup;
+    }
+    if (!lua_istable(L, conf)) {
+        if (err_out)
+            *err_out = lusty_asprintf("'%s' returned %s, not a table", file,
+                                      luaL_typename(L, conf));
+        rc = LUSTY_ERUNTIME;
+        goto cleanup;
+    }
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "lusty-config");
+    if ((rc = pcall(h, 1, 1, err_out)))
+        goto cleanup;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->app_ref);
+    lua_pushvalue(L, conf);
+    rc = pcall(h, 2, 0, err_out);
+
+cleanup:
+    lua_settop(L, top);
+    lusty_free(file);
+    return rc;
+}
+
+/* Sets the global `arg` and pushes argv as the chunk's arguments. */
+static void push_args(lua_State *L, const char *name, int argc, char **argv)
+{
+    lua_createtable(L, argc, 2);
+    lua_pushliteral(L, "lusty");
+    lua_rawseti(L, -2, -1);
+    lua_pushstring(L, name);
+    lua_rawseti(L, -2, 0);
+    for (int i = 0; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setglobal(L, "arg");
+    lua_checkstack(L, argc + 4);
+    for (int i = 0; i < argc; i++)
+        lua_pushstring(L, argv[i]);
+}
+
+/* Runs the chunk on top with argv; the exit status is its numeric result. */
+static int run_chunk(lusty_lua_host_t *h, const char *name, int argc, char **argv, int *status,
+                     char **err_out)
+{
+    lua_State *L = h->L;
+    int base = lua_gettop(L);
+    push_args(L, name, argc, argv);
+    *status = 0;
+    int rc = pcall(h, argc, 1, err_out);
+    if (rc) {
+        *status = 1;
+        lua_settop(L, base - 1);
+        return rc;
+    }
+    if (lua_type(L, -1) == LUA_TNUMBER)
+        *status = (int)lua_tointeger(L, -1);
+    else if (lua_type(L, -1) == LUA_TBOOLEAN)
+        *status = lua_toboolean(L, -1) ? 0 : 1;
+    lua_settop(L, base - 1);
+    return 0;
+}
+
+int lusty_lua_host_run_file(lusty_lua_host_t *h, const char *path, int argc, char **argv,
+                            int *status, char **err_out)
+{
+    if (err_out)
+        *err_out = NULL;
+    *status = 1;
+    int rc = load_file(h->L, path, NULL);
+    if (rc) {
+        set_err(err_out, lua_tostring(h->L, -1));
+        lua_pop(h->L, 1);
+        return rc;
+    }
+    return run_chunk(h, path, argc, argv, status, err_out);
+}
+
+int lusty_lua_host_run_string(lusty_lua_host_t *h, const char *code, const char *name, int argc,
+                              char **argv, int *status, char **err_out)
+{
+    if (err_out)
+        *err_out = NULL;
+    *status = 1;
+    char *chunk = lusty_asprintf("=%s", name ? name : "(command line)");
+    int rc = load_source(h->L, NULL, code, strlen(code), chunk);
+    lusty_free(chunk);
+    if (rc) {
+        set_err(err_out, lua_tostring(h->L, -1));
+        lua_pop(h->L, 1);
+        return rc;
+    }
+    return run_chunk(h, name ? name : "-e", argc, argv, status, err_out);
+}
+
+int lusty_lua_host_request(lusty_lua_host_t *h, char **err_out)
+{
+    lua_State *L = h->L;
+    if (err_out)
+        *err_out = NULL;
+    int ctx = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->app_ref);
+    lua_getfield(L, -1, "request");
+    lua_insert(L, -2);
+    lua_pushvalue(L, ctx);
+    int rc = pcall(h, 2, 0, err_out);
+    lua_settop(L, ctx);
+    return rc;
+}
+
+/* Runs lusty__lua_publish() for lusty_lua_host_publish() inside a pcall:
+ * upvalue 1 is the path, 2 the mediator. */
+static int publish_thunk(lua_State *L)
+{
+    int nargs = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_insert(L, 1);
+    lusty__lua_publish(L, 1, lua_tostring(L, lua_upvalueindex(1)), nargs);
+    return 1;
+}
+
+int lusty_lua_host_publish(lusty_lua_host_t *h, const char *path, int nargs, char **err_out)
+{
+    lua_State *L = h->L;
+    if (err_out)
+        *err_out = NULL;
+    int base = lua_gettop(L) - nargs;
+    lua_pushstring(L, path);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->app_ref);
+    lua_getfield(L, -1, "event");
+    lua_remove(L, -2);
+    lua_pushcclosure(L, publish_thunk, 2);
+    lua_insert(L, base + 1);
+    int rc = pcall(h, nargs, 1, err_out);
+    if (rc)
+        lua_settop(L, base);
+    return rc;
+}
+
+/* ---- lusty channels ---- */
+
+/* Describes one subscriber for `lusty channels`: the module it came from,
+ * else where its function is defined. */
+static void describe_sub(lua_State *L, int med, const lusty_bus_subscriber_t *info, cJSON *obj)
+{
+    int top = lua_gettop(L);
+    cJSON_AddNumberToObject(obj, "id", (double)info->id);
+    cJSON_AddNumberToObject(obj, "priority", (double)info->priority);
+    if (!lusty__lua_is_lua_subscriber(&info->handler)) {
+        cJSON_AddStringToObject(obj, "module", "(C)");
+        cJSON_AddBoolToObject(obj, "predicate", info->handler.predicate != NULL);
+        return;
+    }
+    lusty__lua_push_subscriber(L, med, info->id);
+    int sub = lua_gettop(L);
+    lua_getfield(L, sub, "module");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        cJSON_AddStringToObject(obj, "module", lua_tostring(L, -1));
+    } else {
+        lua_getfield(L, sub, "fn");
+        lua_Debug ar;
+        if (lua_isfunction(L, -1) && lua_getinfo(L, ">S", &ar)) {
+            char *where = ar.what && strcmp(ar.what, "C") == 0
+                              ? lusty_strdup("(function: C)")
+                              : lusty_asprintf("(function: %s:%d)", ar.short_src, ar.linedefined);
+            cJSON_AddStringToObject(obj, "module", where);
+            lusty_free(where);
+        } else {
+            cJSON_AddStringToObject(obj, "module", "(function)");
+        }
+    }
+    lua_settop(L, sub);
+    lua_getfield(L, sub, "options");
+    int pred = 0;
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "predicate");
+        pred = !lua_isnil(L, -1);
+    }
+    cJSON_AddBoolToObject(obj, "predicate", pred);
+    lua_settop(L, top);
+}
+
+static void list_channel(lua_State *L, int med, lusty_bus_channel_t *ch, cJSON *arr)
+{
+    lusty_buf_t path = LUSTY_BUF_INIT;
+    lusty_bus_channel_path(ch, &path);
+    cJSON *obj = cJSON_CreateObject();
+    cJSON_AddStringToObject(obj, "channel", path.data ? path.data : "");
+    cJSON_AddNumberToObject(obj, "depth", (double)lusty_bus_channel_depth(ch));
+    cJSON *subs = cJSON_AddArrayToObject(obj, "subscribers");
+    size_t n = lusty_bus_channel_count(ch);
+    for (size_t i = 0; i < n; i++) {
+        lusty_bus_subscriber_t info;
+        lusty_bus_channel_at(&info, ch, i);
+        cJSON *s = cJSON_CreateObject();
+        describe_sub(L, med, &info, s);
+        cJSON_AddItemToArray(subs, s);
+    }
+    lusty_buf_free(&path);
+    if (lusty_bus_channel_parent(ch) || n)
+        cJSON_AddItemToArray(arr, obj);
+    else
+        cJSON_Delete(obj);
+    size_t nc = lusty_bus_channel_child_count(ch);
+    for (size_t i = 0; i < nc; i++)
+        list_channel(L, med, lusty_bus_channel_child_at(ch, i), arr);
+}
+
+int lusty_lua_host_channels(lusty_lua_host_t *h, struct cJSON **out)
+{
+    lua_State *L = h->L;
+    int top = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->app_ref);
+    lua_getfield(L, -1, "event");
+    int med = lua_gettop(L);
+    lusty_bus_t *bus = lusty__lua_mediator_bus(L, med);
+    cJSON *arr = cJSON_CreateArray();
+    if (bus)
+        list_channel(L, med, lusty_bus_root(bus), arr);
+    lua_settop(L, top);
+    *out = arr;
+    return 0;
+}

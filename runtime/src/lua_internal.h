@@ -1,0 +1,116 @@
+/* Internals shared by the Lua host's source files (lua_*.c); nothing here
+ * is public API. Kept apart from internal.h so that the Lua host and the
+ * HTTP server do not edit the same header. Names carry a `lusty__` prefix. */
+#ifndef LUSTY_LUA_INTERNAL_H
+#define LUSTY_LUA_INTERNAL_H
+
+#include "lusty/bus.h"
+#include "lusty/lua_host.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stddef.h>
+
+/* A publish in flight on a bus used from Lua: this is the `args` pointer
+ * every subscriber of such a bus receives. Stack indexes are absolute. */
+struct lusty_lua_event {
+    lua_State *L;
+    int base;    /* first published value */
+    int nargs;   /* how many */
+    int results; /* the result table */
+    int subs;    /* the bus's subscriber table (id -> subscriber table) */
+    int msgh;    /* the message handler used for subscriber calls */
+    int err_ref; /* registry ref of the value a Lua subscriber raised */
+    struct lusty_lua_event *prev; /* the enclosing publish */
+};
+
+/* Per-state data of the host, reached from C closures through an upvalue
+ * (a light userdata) or from lusty__lua_state(). */
+typedef struct {
+    lusty_lua_host_t *host;
+    /* The innermost publish in flight, or NULL. When the Lua publish loop
+     * (runtime/lua/lusty/bus_ffi.lua) runs it, a marker that is no real
+     * event: only test it against NULL. That loop writes `current`,
+     * `depth` and `rethrowing` through FFI pointers, as publish() in
+     * lua_mediator.c does. */
+    lusty_lua_event_t *current;
+    /* The result tables of the publishes in flight, by depth, in a registry
+     * table: stack indexes are only valid in the frame of the C function
+     * that owns them, so lusty.host.results() reads the table from here. */
+    int results_ref;
+    int depth;
+    /* Interned keys kept in the registry so that the publish loop never
+     * hashes a C string. */
+    int key_fn, key_options, key_predicate;
+    int msgh_ref; /* the subscriber message handler (records tracebacks) */
+    /* The last error a message handler saw and its traceback, so that the
+     * request pipeline reports where an error happened even after it was
+     * caught and rethrown by publishes in between. */
+    int last_err_ref, last_trace_ref;
+    int rethrowing;     /* a publish is re-raising last_err */
+    double detached_ids; /* ids given by Mediator.Subscriber() */
+    char *project_path; /* the app's own templates, ';'-separated, or NULL */
+} lusty__lua_t;
+
+/* The shared data of a state set up by the host. */
+lusty__lua_t *lusty__lua_state(lua_State *L);
+
+/* ---- lua_embedded.c (generated from runtime/lua/ at build time) ---- */
+typedef struct {
+    const char *name;      /* "lusty", "lusty-config" */
+    const char *chunkname; /* "@<builtin>/lusty/init.lua" */
+    const char *source;
+    size_t len;
+    int first; /* 1: found before files; 0: after the app's own path */
+} lusty__lua_embedded_t;
+
+/* NULL-name-terminated. */
+extern const lusty__lua_embedded_t lusty__lua_embedded[];
+const lusty__lua_embedded_t *lusty__lua_embedded_find(const char *name, int first);
+
+/* ---- lua_host.c ---- */
+/* The message handler of subscriber calls: records the error and its
+ * traceback (see last_err_ref) and returns the error unchanged. */
+int lusty__lua_msgh_record(lua_State *L);
+/* Pushes the traceback recorded for the error at `idx`, or a fresh one. */
+void lusty__lua_push_trace(lua_State *L, lusty__lua_t *S, int idx);
+/* Finds the file of module `name` on a ';'-separated template path; returns
+ * a new string (lusty_free()) or NULL, appending the paths tried to `tried`
+ * (may be NULL). */
+char *lusty__lua_search(const char *path, const char *name, lusty_buf_t *tried);
+/* Loads the chunk of module `name` as `require` would find a Lua file:
+ * embedded first-tier, the project path, embedded built-ins, package.path.
+ * `prefix` (may be NULL) is put before the source on its first line so line
+ * numbers stay true. Pushes the function, or an error message, and returns
+ * 0, LUSTY_ENOENT or LUSTY_ESYNTAX. */
+int lusty__lua_load_module(lua_State *L, lusty__lua_t *S, const char *name, const char *prefix);
+
+/* ---- lua_mediator.c ---- */
+/* Pushes the `mediator` module (the Mediator constructor table). */
+int lusty__lua_open_mediator(lua_State *L);
+/* Pushes a mediator object over `bus`, which the caller keeps owning. */
+void lusty__lua_push_mediator(lua_State *L, lusty_bus_t *bus);
+/* The bus of the mediator object at `idx`, or NULL when it is none. */
+lusty_bus_t *lusty__lua_mediator_bus(lua_State *L, int idx);
+/* Pushes the subscriber table of subscriber `id` of `bus` (as used from Lua
+ * through the mediator object at `idx`), or nil. */
+void lusty__lua_push_subscriber(lua_State *L, int idx, uint64_t id);
+/* Whether the subscriber handler is a Lua function subscribed from Lua. */
+int lusty__lua_is_lua_subscriber(const lusty_bus_handler_t *h);
+/* Publishes the `nargs` values on top of the stack on `path` of the
+ * mediator at `idx` and replaces them with the result table; Lua errors
+ * propagate. */
+void lusty__lua_publish(lua_State *L, int idx, const char *path, int nargs);
+
+/* ---- lua_util.c, lua_cjson.c, lua_app.c ---- */
+int lusty__lua_open_util(lua_State *L);
+int lusty__lua_open_cjson(lua_State *L);
+/* Pushes the light userdata that stands for JSON null (cjson.null). */
+void lusty__lua_push_null(lua_State *L);
+int lusty__lua_is_null(lua_State *L, int idx);
+int lusty__lua_is_empty_array(lua_State *L, int idx);
+/* Installs the preload entries of the native modules. */
+void lusty__lua_open_app(lua_State *L);
+
+#endif

@@ -1,0 +1,302 @@
+#!/usr/bin/env bats
+# lusty bootstrap: fetching handler repositories (git by path, file:// and
+# smart HTTP; archives over HTTP), lusty.lock, and failure safety. Every
+# server is ours, on loopback, stopped in teardown.
+load helpers
+load ../fixtures/git_repos
+load ../fixtures/servers
+
+BATS_TEST_TIMEOUT=120
+
+setup() {
+    common_setup
+    export LUSTY_MONGODB_URI=mongodb://127.0.0.1:1
+    UP="$BATS_TEST_TMPDIR/upstream"
+    mkdir -p "$UP"
+}
+
+teardown() { stop_servers; }
+
+# A project "app" without git and with the given handlers.
+make_project() {
+    lusty init app --no-git --quiet
+    set_handlers app "$1"
+}
+
+boot() {
+    timeout 60 "$LUSTY_BIN" bootstrap --skip-mongodb "$@"
+}
+
+@test "bootstrap on an empty folder creates the project first" {
+    mkdir empty
+    run -0 --separate-stderr boot empty
+    assert_line --index 0 "Creating project 'empty' from template 'default' in empty"
+    assert_line 'handlers: none in lusty.json'
+    assert_line --regexp '^  mongodb +skipped$'
+    assert_file_exists empty/lusty.json
+    assert_file_not_exists empty/lusty.lock
+    [ -z "$stderr" ]
+}
+
+@test "first fetch by path, file:// and smart HTTP, at a tag, a branch and a commit" {
+    make_repo "$UP/a.git" 3
+    make_repo "$UP/b.git" 3
+    make_repo "$UP/c.git" 3
+    start_http --root "$UP"
+    local first
+    first=$(head_of "$UP/c.git" v1)
+    make_project "{\"a\": {\"git\": \"$UP/a.git\", \"ref\": \"v1\"},
+                   \"b\": {\"git\": \"file://$UP/b.git\", \"ref\": \"dev\"},
+                   \"c\": {\"git\": \"http://127.0.0.1:$PORT/c.git\", \"ref\": \"${first:0:10}\"}}"
+    run -0 --separate-stderr boot app
+    assert_line 'handlers of app:'
+    assert_line "  fetched    a $(head_of "$UP/a.git" v1 | cut -c1-7) (v1)"
+    assert_line "  fetched    b $(head_of "$UP/b.git" dev | cut -c1-7) (dev)"
+    assert_line --regexp '^  fetched    c [0-9a-f]{7} \('
+    assert_line 'handlers: 3 fetched, 0 up to date, 0 failed; lusty.lock updated'
+    [ "$(lock_field app a commit)" = "$(head_of "$UP/a.git" v1)" ]
+    [ "$(lock_field app b commit)" = "$(head_of "$UP/b.git" dev)" ]
+    [ "$(lock_field app c commit)" = "$first" ]
+    [ "$(git -C app/lusty_modules/b rev-parse HEAD)" = "$(head_of "$UP/b.git" dev)" ]
+    assert_file_exists app/lusty_modules/a/init.lua
+    # No temporary folders are left beside the handlers.
+    [ "$(ls -A app/lusty_modules | tr '\n' ' ')" = "a b c " ]
+}
+
+@test "a re-run has nothing to do and needs no network" {
+    make_repo "$UP/a.git"
+    make_project "{\"a\": {\"git\": \"$UP/a.git\"}}"
+    run -0 --separate-stderr boot app
+    local before
+    before=$(snapshot app)
+    mv "$UP/a.git" "$UP/gone.git"
+    run -0 --separate-stderr boot app
+    assert_line "  up to date a $(head_of "$UP/gone.git" | cut -c1-7)"
+    assert_line 'handlers: 0 fetched, 1 up to date, 0 failed'
+    [ "$(snapshot app)" = "$before" ]
+}
+
+@test "the lock is reproduced after the upstream moved; --update moves it" {
+    make_repo "$UP/a.git"
+    make_repo "$UP/b.git"
+    make_project "{\"a\": {\"git\": \"$UP/a.git\", \"ref\": \"main\"},
+                   \"b\": {\"git\": \"$UP/b.git\", \"ref\": \"main\"}}"
+    run -0 --separate-stderr boot app
+    local a1 b1
+    a1=$(head_of "$UP/a.git")
+    b1=$(head_of "$UP/b.git")
+    add_commit "$UP/a.git"
+    add_commit "$UP/b.git"
+    # A fresh checkout of the project gets the locked commits, not the new ones.
+    rm -rf app/lusty_modules
+    run -0 --separate-stderr boot app
+    [ "$(git -C app/lusty_modules/a rev-parse HEAD)" = "$a1" ]
+    [ "$(lock_field app a commit)" = "$a1" ]
+    # --update NAME re-resolves that one only.
+    run -0 --separate-stderr boot app --update a
+    assert_line "  fetched    a $(head_of "$UP/a.git" | cut -c1-7) (main)"
+    assert_line "  up to date b ${b1:0:7} (main)"
+    [ "$(lock_field app a commit)" = "$(head_of "$UP/a.git")" ]
+    [ "$(lock_field app b commit)" = "$b1" ]
+    # --update alone re-resolves all.
+    run -0 --separate-stderr boot app --update
+    [ "$(lock_field app b commit)" = "$(head_of "$UP/b.git")" ]
+    [ "$(git -C app/lusty_modules/b rev-parse HEAD)" = "$(head_of "$UP/b.git")" ]
+}
+
+@test "--frozen fails without a lock or when it disagrees with lusty.json" {
+    make_repo "$UP/a.git"
+    make_project "{\"a\": {\"git\": \"$UP/a.git\", \"ref\": \"main\"}}"
+    run -1 --separate-stderr boot app --frozen
+    assert_equal "${stderr_lines[0]}" "lusty: error: lusty.lock is missing and --frozen forbids creating it"
+    assert_dir_not_exists app/lusty_modules
+    run -0 --separate-stderr boot app
+    run -0 --separate-stderr boot app --frozen
+    set_handlers app "{\"a\": {\"git\": \"$UP/a.git\", \"ref\": \"v1\"}}"
+    local before
+    before=$(snapshot app)
+    run -1 --separate-stderr boot app --frozen
+    assert_equal "${stderr_lines[0]}" "lusty: error: lusty.lock disagrees with lusty.json about 'a'"
+    [ "$(snapshot app)" = "$before" ]
+}
+
+@test "--offline fetches nothing and says what is missing" {
+    make_repo "$UP/a.git"
+    make_repo "$UP/b.git"
+    make_project "{\"a\": {\"git\": \"$UP/a.git\"}}"
+    run -0 --separate-stderr boot app
+    set_handlers app "{\"a\": {\"git\": \"$UP/a.git\"}, \"b\": {\"git\": \"$UP/b.git\"}}"
+    run -1 --separate-stderr boot app --offline
+    assert_line '  up to date a '"$(head_of "$UP/a.git" | cut -c1-7)"
+    assert_line 'handlers: 0 fetched, 1 up to date, 1 failed'
+    assert_equal "${stderr_lines[0]}" "lusty: error: 'b' ($UP/b.git) is not installed and --offline forbids fetching it"
+    assert_dir_not_exists app/lusty_modules/b
+    run -2 --separate-stderr boot app --offline --update
+    assert_equal "$stderr" "lusty: error: --update and --offline cannot be used together"
+}
+
+@test "a missing ref fails that handler only and leaves the lock alone" {
+    make_repo "$UP/a.git"
+    make_repo "$UP/b.git"
+    make_project "{\"a\": {\"git\": \"$UP/a.git\", \"ref\": \"nope\"}, \"b\": {\"git\": \"$UP/b.git\"}}"
+    run -1 --separate-stderr boot app
+    assert_line '  failed     a'
+    assert_line --regexp '^  fetched    b [0-9a-f]{7}$'
+    assert_equal "${stderr_lines[0]}" "lusty: error: cannot fetch 'a' from '$UP/a.git': ref not found (no tag, branch or commit 'nope')"
+    assert_equal "${stderr_lines[1]}" 'hint: check the "ref" of this handler in lusty.json'
+    run ! grep -q '"a"' app/lusty.lock
+    assert_dir_not_exists app/lusty_modules/a
+}
+
+@test "an unreachable host or missing repository is named, without the password" {
+    local port
+    port=$(closed_port)
+    make_project "{\"a\": {\"git\": \"http://user:s3cret@127.0.0.1:$port/a.git\"},
+                   \"b\": {\"git\": \"$UP/missing.git\"}}"
+    run -1 --separate-stderr boot app
+    assert_line 'handlers: 0 fetched, 0 up to date, 2 failed'
+    [[ "${stderr_lines[0]}" == "lusty: error: cannot fetch 'a' from 'http://user@127.0.0.1:$port/a.git': cannot reach the host ("* ]]
+    assert_equal "${stderr_lines[2]}" "lusty: error: cannot fetch 'b' from '$UP/missing.git': repository not found (no such folder)"
+    [[ "$stderr" != *s3cret* ]]
+    [[ "$output" != *s3cret* ]]
+    assert_file_not_exists app/lusty.lock
+    [ -z "$(ls -A app/lusty_modules 2>/dev/null)" ]
+}
+
+@test "a git server killed mid-transfer leaves the previous state intact" {
+    make_repo "$UP/a.git" 40
+    start_http --root "$UP"
+    make_project "{\"a\": {\"git\": \"http://127.0.0.1:$PORT/a.git\", \"ref\": \"v1\"}}"
+    run -0 --separate-stderr boot app
+    stop_servers
+    start_http --root "$UP" --die-after 700
+    set_handlers app "{\"a\": {\"git\": \"http://127.0.0.1:$PORT/a.git\", \"ref\": \"main\"}}"
+    local before
+    before=$(snapshot app)
+    run -1 --separate-stderr boot app
+    assert_line '  failed     a'
+    [[ "${stderr_lines[0]}" == "lusty: error: cannot fetch 'a' from 'http://127.0.0.1:$PORT/a.git': "* ]]
+    [ "$(snapshot app)" = "$before" ]
+    [ "$(git -C app/lusty_modules/a rev-parse HEAD)" = "$(head_of "$UP/a.git" v1)" ]
+}
+
+# An archive of a handler, with the single top-level folder rockspecs have.
+make_archive() {
+    mkdir -p "$BATS_TEST_TMPDIR/src/blog-1.0/lib"
+    echo "return 'blog $1'" >"$BATS_TEST_TMPDIR/src/blog-1.0/init.lua"
+    echo "return 1" >"$BATS_TEST_TMPDIR/src/blog-1.0/lib/util.lua"
+    tar -C "$BATS_TEST_TMPDIR/src" -czf "$UP/blog.tar.gz" blog-1.0
+    # Enough bulk that a transfer cut short is visibly partial.
+    head -c 200000 /dev/urandom >"$BATS_TEST_TMPDIR/src/blog-1.0/blob.bin"
+    tar -C "$BATS_TEST_TMPDIR/src" -czf "$UP/blog-big.tar.gz" blog-1.0
+}
+
+@test "archives are checked against sha256, unpacked and locked" {
+    make_archive 1
+    start_http --root "$UP"
+    local sum
+    sum=$(sha256sum "$UP/blog.tar.gz" | cut -d' ' -f1)
+    make_project "{\"blog\": {\"url\": \"http://127.0.0.1:$PORT/blog.tar.gz\", \"sha256\": \"$sum\"}}"
+    run -0 --separate-stderr boot app
+    assert_line "  fetched    blog ${sum:0:12}"
+    assert_equal "$(cat app/lusty_modules/blog/init.lua)" "return 'blog 1'"
+    assert_file_exists app/lusty_modules/blog/lib/util.lua
+    [ "$(lock_field app blog sha256)" = "$sum" ]
+    run -0 --separate-stderr boot app
+    assert_line "  up to date blog ${sum:0:12}"
+}
+
+@test "a checksum mismatch refuses the archive and keeps nothing" {
+    make_archive 1
+    start_http --root "$UP"
+    local bad
+    bad=$(printf '0%.0s' {1..64})
+    make_project "{\"blog\": {\"url\": \"http://127.0.0.1:$PORT/blog.tar.gz\", \"sha256\": \"$bad\"}}"
+    run -1 --separate-stderr boot app
+    assert_equal "${stderr_lines[0]}" "lusty: error: cannot fetch 'blog' from 'http://127.0.0.1:$PORT/blog.tar.gz': checksum mismatch (expected sha256 $bad, got $(sha256sum "$UP/blog.tar.gz" | cut -d' ' -f1))"
+    [ -z "$(ls -A app/lusty_modules)" ]
+    assert_file_not_exists app/lusty.lock
+}
+
+@test "an archive server killed mid-transfer leaves the previous state intact" {
+    make_archive 1
+    start_http --root "$UP"
+    make_project "{\"blog\": {\"url\": \"http://127.0.0.1:$PORT/blog.tar.gz\"}}"
+    run -0 --separate-stderr boot app
+    stop_servers
+    start_http --root "$UP" --die-after 50000
+    set_handlers app "{\"blog\": {\"url\": \"http://127.0.0.1:$PORT/blog-big.tar.gz\"}}"
+    local before
+    before=$(snapshot app)
+    run -1 --separate-stderr boot app
+    [[ "${stderr_lines[0]}" == "lusty: error: cannot fetch 'blog' from 'http://127.0.0.1:$PORT/blog-big.tar.gz': the connection broke off ("* ]]
+    [ "$(snapshot app)" = "$before" ]
+}
+
+@test "handler folders with local changes are skipped unless --force" {
+    make_repo "$UP/a.git"
+    make_project "{\"a\": {\"git\": \"$UP/a.git\", \"ref\": \"v1\"}}"
+    run -0 --separate-stderr boot app
+    echo "-- mine" >>app/lusty_modules/a/init.lua
+    echo "notes" >app/lusty_modules/a/NOTES
+    set_handlers app "{\"a\": {\"git\": \"$UP/a.git\", \"ref\": \"main\"}}"
+    run -0 --separate-stderr boot app
+    assert_line '  skipped    a'
+    assert_line 'handlers: 0 fetched, 0 up to date, 0 failed, 1 skipped'
+    assert_equal "${stderr_lines[0]}" "lusty: warning: skipped 'a': lusty_modules/a has local changes (1 modified and 1 untracked file)"
+    assert_equal "${stderr_lines[1]}" "hint: commit or move them away, or pass --force to replace the folder"
+    grep -q -- '-- mine' app/lusty_modules/a/init.lua
+    run -0 --separate-stderr boot app --force
+    assert_line --regexp '^  fetched    a [0-9a-f]{7} \(main\)$'
+    assert_file_not_exists app/lusty_modules/a/NOTES
+    run ! grep -q -- '-- mine' app/lusty_modules/a/init.lua
+}
+
+@test "eight repositories are fetched in parallel" {
+    local handlers="" i
+    for i in 1 2 3 4 5 6 7 8; do
+        make_repo "$UP/r$i.git" 20
+        handlers+="${handlers:+,}\"r$i\": {\"git\": \"file://$UP/r$i.git\"}"
+    done
+    make_project "{$handlers}"
+    run -0 --separate-stderr boot app --jobs 4
+    assert_line 'handlers: 8 fetched, 0 up to date, 0 failed; lusty.lock updated'
+    for i in 1 2 3 4 5 6 7 8; do
+        [ "$(lock_field app "r$i" commit)" = "$(head_of "$UP/r$i.git")" ]
+    done
+}
+
+@test "--json reports every handler and the checks" {
+    make_repo "$UP/a.git"
+    make_project "{\"a\": {\"git\": \"$UP/a.git\"}, \"b\": {\"git\": \"$UP/none.git\"}}"
+    run -1 --separate-stderr boot app --json
+    "$PY" - "$output" "$(head_of "$UP/a.git")" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+assert r["command"] == "bootstrap" and r["ok"] is False, r
+a, b = r["handlers"]
+assert a["name"] == "a" and a["status"] == "fetched" and a["commit"] == sys.argv[2], a
+assert b["status"] == "failed" and b["reason"] == "repository not found", b
+assert r["summary"] == {"fetched": 1, "up_to_date": 0, "skipped": 0, "failed": 1}, r
+assert r["checks"]["mongodb"]["status"] == "skipped", r
+assert r["lock_written"] is True
+PY
+    [[ "$stderr" == "lusty: error: cannot fetch 'b'"* ]]
+}
+
+@test "usage errors exit with 2" {
+    make_project '{}'
+    run -2 --separate-stderr boot app --jobs 0
+    assert_equal "$stderr" "lusty: error: invalid --jobs '0': use a number from 1 to 64"
+    run -2 --separate-stderr boot app --update --frozen
+    assert_equal "$stderr" "lusty: error: --update and --frozen cannot be used together"
+    run -2 --separate-stderr boot app other
+    assert_equal "${stderr_lines[0]}" "lusty: error: 'lusty bootstrap' takes one DIR, got 2"
+    set_handlers app '{"auth": {"git": "/nowhere"}}'
+    run -2 --separate-stderr boot app --update auht
+    assert_equal "${stderr_lines[0]}" "lusty: error: no handler 'auht' in '$BATS_TEST_TMPDIR/app/lusty.json'"
+    assert_equal "${stderr_lines[1]}" "hint: did you mean 'auth'?"
+    set_handlers app '{"bad": {"git": "/x", "url": "http://y"}}'
+    run -1 --separate-stderr boot app
+    assert_equal "$stderr" "lusty: error: lusty.json: handler 'bad' needs exactly one of \"git\" and \"url\""
+}

@@ -1,0 +1,167 @@
+#!/usr/bin/env bats
+# lusty doctor (and the same checks in bootstrap): MongoDB through the real
+# driver against a closed port, a muted server and our wire-protocol server
+# (or a real mongod with LUSTY_TEST_MONGODB_URI), nginx detection, the port.
+load helpers
+load ../fixtures/git_repos
+load ../fixtures/servers
+
+BATS_TEST_TIMEOUT=60
+
+setup() {
+    common_setup
+    unset LUSTY_MONGODB_URI
+}
+
+teardown() { stop_servers; }
+
+doctor() {
+    timeout 30 "$LUSTY_BIN" doctor "$@"
+}
+
+# A MongoDB to reach: a real one when given, else our wire-protocol server.
+reachable_uri() {
+    if [ -n "${LUSTY_TEST_MONGODB_URI:-}" ]; then
+        MONGO_URI=$LUSTY_TEST_MONGODB_URI
+    else
+        start_mongo
+        MONGO_URI="mongodb://127.0.0.1:$PORT/app"
+    fi
+}
+
+@test "MongoDB reachable: version and round trip, text and JSON" {
+    reachable_uri
+    run -0 --separate-stderr doctor --mongodb-uri "$MONGO_URI"
+    assert_line --index 0 'no project here: checking with the defaults'
+    assert_line --regexp "^  mongodb  reachable at ${MONGO_URI//\?/\\?} \(MongoDB [0-9][^,]*, [0-9.]+ ms\)$"
+    [ -z "$stderr" ]
+    run -0 --separate-stderr doctor --mongodb-uri "$MONGO_URI" --json
+    "$PY" -c '
+import json, sys
+r = json.loads(sys.argv[1])
+m = r["checks"]["mongodb"]
+assert m["status"] == "reachable" and m["version"] and m["rtt_ms"] >= 0, m
+assert m["uri_source"] == "--mongodb-uri" and r["ok"] is True and r["project"] is None, r
+' "$output"
+}
+
+@test "MongoDB unreachable on a closed port: a warning, or an error when required" {
+    local port
+    port=$(closed_port)
+    run -0 --separate-stderr doctor --mongodb-uri "mongodb://app:pw@127.0.0.1:$port/app"
+    assert_line "  mongodb  unreachable at mongodb://app@127.0.0.1:$port/app (not required)"
+    assert_equal "${stderr_lines[0]}" "lusty: warning: cannot reach MongoDB at 'mongodb://app@127.0.0.1:$port/app': No suitable servers found (\`serverSelectionTryOnce\` set): [connection refused calling hello on '127.0.0.1:$port']"
+    assert_equal "${stderr_lines[1]}" "hint: start mongod, set the URI with --mongodb-uri or LUSTY_MONGODB_URI, or pass --skip-mongodb"
+    run -1 --separate-stderr doctor --mongodb-uri "mongodb://127.0.0.1:$port" --require-mongodb
+    [[ "${stderr_lines[0]}" == "lusty: error: cannot reach MongoDB at 'mongodb://127.0.0.1:$port': No suitable servers found"* ]]
+}
+
+@test "mongodb.required in lusty.json fails doctor and bootstrap" {
+    local port
+    port=$(closed_port)
+    lusty init app --no-git --quiet
+    "$PY" - app/lusty.json "mongodb://127.0.0.1:$port/app" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["mongodb"] = {"uri": sys.argv[2], "required": True}
+json.dump(m, open(sys.argv[1], "w"))
+PY
+    run -1 --separate-stderr doctor app
+    [[ "${stderr_lines[0]}" == "lusty: error: cannot reach MongoDB at 'mongodb://127.0.0.1:$port/app'"* ]]
+    run -1 --separate-stderr timeout 30 "$LUSTY_BIN" bootstrap app
+    [[ "${stderr_lines[0]}" == "lusty: error: cannot reach MongoDB"* ]]
+    run -0 --separate-stderr timeout 30 "$LUSTY_BIN" bootstrap app --skip-mongodb
+}
+
+@test "a malformed URI is an error naming the problem" {
+    run -1 --separate-stderr doctor --mongodb-uri 'mongodb://127.0.0.1:notaport'
+    assert_line '  mongodb  invalid URI'
+    [[ "${stderr_lines[0]}" == "lusty: error: invalid MongoDB URI 'mongodb://127.0.0.1:notaport' (from --mongodb-uri): "* ]]
+    LUSTY_MONGODB_URI=http://example run -1 --separate-stderr doctor
+    [[ "${stderr_lines[0]}" == "lusty: error: invalid MongoDB URI 'http://example' (from LUSTY_MONGODB_URI): "*"mongodb://"* ]]
+}
+
+@test "the timeout is honoured against a server that never answers" {
+    start_mongo --mute
+    local t0 t1
+    t0=$(date +%s%N)
+    run -0 --separate-stderr doctor --mongodb-uri "mongodb://127.0.0.1:$PORT" --mongodb-timeout 0.5
+    t1=$(date +%s%N)
+    assert_line "  mongodb  unreachable at mongodb://127.0.0.1:$PORT (not required)"
+    # Half a second to select the server, with room for a slow machine.
+    [ $(((t1 - t0) / 1000000)) -lt 2500 ]
+    run -2 --separate-stderr doctor --mongodb-timeout 0
+    assert_equal "$stderr" "lusty: error: invalid --mongodb-timeout '0': use seconds, more than 0, at most 600"
+}
+
+@test "the URI comes from the option, then LUSTY_MONGODB_URI, then lusty.json" {
+    lusty init app --no-git --quiet
+    run -0 --separate-stderr doctor app --skip-mongodb --json
+    "$PY" -c 'import json,sys; m=json.loads(sys.argv[1])["checks"]["mongodb"]; assert (m["uri"], m["uri_source"], m["status"]) == ("mongodb://127.0.0.1:27017/app", "lusty.json", "skipped"), m' "$output"
+    LUSTY_MONGODB_URI=mongodb://127.0.0.1:1/env run -0 --separate-stderr doctor app --skip-mongodb --json
+    "$PY" -c 'import json,sys; m=json.loads(sys.argv[1])["checks"]["mongodb"]; assert m["uri_source"] == "LUSTY_MONGODB_URI", m' "$output"
+    LUSTY_MONGODB_URI=mongodb://127.0.0.1:1/env run -0 --separate-stderr doctor app --skip-mongodb --json --mongodb-uri mongodb://h/opt
+    "$PY" -c 'import json,sys; m=json.loads(sys.argv[1])["checks"]["mongodb"]; assert m["uri"] == "mongodb://h/opt", m' "$output"
+    run -0 --separate-stderr doctor --skip-mongodb --json
+    "$PY" -c 'import json,sys; m=json.loads(sys.argv[1])["checks"]["mongodb"]; assert m["uri_source"] == "default", m' "$output"
+}
+
+@test "nginx with the Lua module is found on PATH" {
+    mkdir bin
+    printf '#!/bin/sh\necho "nginx version: openresty/1.21.4.3" >&2\necho "configure arguments: --prefix=/x" >&2\n' >bin/openresty
+    chmod +x bin/openresty
+    PATH="$PWD/bin:/usr/bin:/bin" run -0 --separate-stderr doctor --skip-mongodb
+    assert_line "  nginx    found $PWD/bin/openresty (openresty/1.21.4.3) with the Lua module"
+    printf '#!/bin/sh\necho "nginx version: nginx/1.99.0" >&2\necho "configure arguments: --modules-path=/nonexistent" >&2\n' >bin/nginx
+    chmod +x bin/nginx
+    rm bin/openresty
+    PATH="$PWD/bin:/usr/bin:/bin" run -0 --separate-stderr doctor --skip-mongodb
+    assert_line "  nginx    found $PWD/bin/nginx (nginx/1.99.0), without the Lua module"
+    run -0 --separate-stderr env PATH=/nonexistent "$LUSTY_BIN" doctor --skip-mongodb
+    assert_line '  nginx    not found on PATH (needed only to deploy conf/nginx.conf)'
+}
+
+@test "the project's port: free, or in use" {
+    lusty init app --no-git --quiet
+    start_mongo --mute
+    local port=$PORT
+    "$PY" - app/lusty.json "$port" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["server"]["port"] = int(sys.argv[2])
+json.dump(m, open(sys.argv[1], "w"))
+PY
+    run -0 --separate-stderr doctor app --skip-mongodb
+    assert_line "  port     127.0.0.1:$port is not available"
+    assert_equal "$stderr" "lusty: warning: port $port on 127.0.0.1 is not available (in use)"
+    stop_servers
+    run -0 --separate-stderr doctor app --skip-mongodb
+    assert_line "  port     127.0.0.1:$port is free"
+}
+
+@test "doctor reports each handler against lusty.lock without fetching" {
+    UP="$BATS_TEST_TMPDIR/up"
+    mkdir -p "$UP"
+    make_repo "$UP/a.git"
+    make_repo "$UP/b.git"
+    lusty init app --no-git --quiet
+    set_handlers app "{\"a\": {\"git\": \"$UP/a.git\"}}"
+    timeout 30 "$LUSTY_BIN" bootstrap app --skip-mongodb --quiet
+    set_handlers app "{\"a\": {\"git\": \"$UP/a.git\"}, \"b\": {\"git\": \"$UP/b.git\"}}"
+    echo x >>app/lusty_modules/a/README
+    local before
+    before=$(snapshot app)
+    run -0 --separate-stderr doctor app --skip-mongodb
+    assert_line "  a        has local changes $(head_of "$UP/a.git" | cut -c1-7) (1 modified file)"
+    assert_line '  b        not installed'
+    assert_equal "$stderr" "hint: run 'lusty bootstrap' to install the handlers as lusty.lock pins them"
+    [ "$(snapshot app)" = "$before" ]
+    run -0 --separate-stderr doctor app --skip-mongodb --json
+    "$PY" -c 'import json,sys; h=json.loads(sys.argv[1])["handlers"]; assert [x["state"] for x in h] == ["changed", "missing"], h' "$output"
+}
+
+@test "doctor outside a project with a DIR is an error" {
+    mkdir nothing
+    run -1 --separate-stderr doctor nothing --skip-mongodb
+    assert_equal "${stderr_lines[0]}" "lusty: error: no lusty.json in 'nothing' or any folder above it"
+}

@@ -1,0 +1,130 @@
+-- Contract sections 4 (without HTTP), 5 and 6: the app object, the request
+-- pipeline, the module path and cjson.
+describe('the app object', function()
+  it('is a fresh app per require "lusty"() and lusty.init is the same', function()
+    local a, b = require 'lusty'(), require 'lusty'()
+    assert.are_not.equal(a, b)
+    assert.are_not.equal(a.event, b.event)
+    assert.are.equal(require 'lusty', require 'lusty.init')
+    assert.are.equal(a, a.context.lusty)
+    assert.are.same({}, a.publishers)
+  end)
+
+  it('subscribes handler modules with channel and config injected', function()
+    local app = require 'lusty'()
+    local s = app:subscribe('a:b', 'handlers.record', { tag = 'x', continue = true })
+    assert.are.equal('handlers.record', s.module)
+    local ctx = {}
+    assert.are.same({ 'x' }, app.event:publish('a:b:c', ctx))
+    assert.are.same({ 'x@a:b' }, ctx.trail)
+    assert.has_error(function() app:subscribe('a', 'lib.inject', {}) end)
+  end)
+
+  it('publish extends the channel with context.suffix', function()
+    local app = require 'lusty'()
+    app:subscribe('request:users', 'handlers.record', { tag = 'users' })
+    app:subscribe('request', 'handlers.record', { tag = 'root' })
+    local ctx = { suffix = { 'users', '1' } }
+    assert.are.same({ 'users' }, app:publish({ 'request' }, ctx))
+    ctx = { suffix = { 'posts' } }
+    assert.are.same({ 'root' }, app:publish('request', ctx))
+    assert.are.same({ 'root' }, app:publish('request', {}))
+  end)
+
+  it('addContext runs a context module and keeps its function', function()
+    local app = require 'lusty'()
+    local fn = app:addContext('context.stamp', { prefix = 'p' })
+    assert.is_function(fn)
+    assert.are.equal(fn, app.contextFunctions[1])
+    app:addContext('context.log', { level = 'error' })
+    assert.is_function(app.context.log)
+  end)
+end)
+
+describe('lusty:request', function()
+  it('runs context functions, then each publisher extended by suffix', function()
+    local ctx = lusty:request({ suffix = { 'users', '3' } })
+    assert.are.equal('stamp,log,', ctx.order)
+    assert.are.same({ 'plain@input', 'users@request:users', 'first@request', 'second@request',
+      'hash@request' }, ctx.trail)
+    assert.are.equal('repo', ctx.output.repo)
+  end)
+
+  it('sets up input and output and reads through to the global context', function()
+    local ctx = lusty:request({})
+    assert.is_table(ctx.input)
+    assert.is_table(ctx.output)
+    assert.are.equal(lusty, ctx.lusty)
+    assert.are.same({ site = 'fixture' }, ctx.global)
+  end)
+
+  it('collects errors with message and traceback and goes on', function()
+    local ctx = lusty:request({ suffix = { 'x' } })
+    assert.are.equal(1, #ctx.error)
+    assert.matches('app/handlers/boom%.lua:4: boom in fail', ctx.error[1].message)
+    assert.matches('stack traceback:', ctx.error[1].trace)
+    assert.matches('boom%.lua:4', ctx.error[1].trace)
+    assert.are.equal('repo', ctx.output.repo) -- the 'output' publisher still ran
+  end)
+
+  it('collects errors of context functions too', function()
+    local app = require 'lusty'()
+    table.insert(app.contextFunctions, function() error('ctx failed') end)
+    app.publishers = { { 'p' } }
+    local ran = false
+    app.event:subscribe('p', function() ran = true end)
+    local ctx = app:request({})
+    assert.is_true(ran)
+    assert.matches('ctx failed', ctx.error[1].message)
+  end)
+
+  it('returns the context it was given', function()
+    local ctx = { suffix = {} }
+    assert.are.equal(ctx, lusty:request(ctx))
+  end)
+end)
+
+describe('the module path', function()
+  it('finds app/ first, then the project root and lusty_modules', function()
+    assert.are.equal('app', require 'shadow')
+    assert.are.equal('repo', require 'onlyrepo')
+    assert.matches('/app/%?%.lua;', package.path)
+    assert.matches('lusty_modules/lusty%-repo/%?%.lua', package.path)
+  end)
+
+  it('finds native modules before any file of the same name', function()
+    assert.is_function(require('mediator').Channel)
+    assert.is_function(require('cjson').encode)
+    assert.is_function(require('lusty.util').inline)
+    assert.is_function(require('lusty-config'))
+  end)
+
+  it('still has the standard path', function()
+    assert.is_table(require 'pl.tablex')
+  end)
+end)
+
+describe('cjson', function()
+  local cjson = require 'cjson'
+
+  it('encodes arrays, objects, null and empty_array', function()
+    assert.are.equal('[1,2,3]', cjson.encode({ 1, 2, 3 }))
+    assert.are.equal('{"a":"b"}', cjson.encode({ a = 'b' }))
+    assert.are.equal('{}', cjson.encode({}))
+    assert.are.equal('[]', cjson.encode(cjson.empty_array))
+    assert.are.equal('[1,null,3]', cjson.encode({ 1, cjson.null, 3 }))
+    assert.are.equal('{"1":true,"x":false}',
+      (cjson.encode({ [1] = true, x = false }):gsub('{"x":false,"1":true}', '{"1":true,"x":false}')))
+    assert.are.equal('"a\\"b"', cjson.encode('a"b'))
+    assert.has_error(function() cjson.encode({ f = print }) end)
+    assert.has_error(function() cjson.encode({ [1] = 1, [100] = 2 }) end)
+  end)
+
+  it('decodes with cjson.null for null', function()
+    local v = cjson.decode('{"a":[1,2,{"b":null}],"c":true,"d":"x"}')
+    assert.are.same({ 1, 2 }, { v.a[1], v.a[2] })
+    assert.are.equal(cjson.null, v.a[3].b)
+    assert.is_true(v.c)
+    assert.has_error(function() cjson.decode('{nope') end)
+  end)
+end)

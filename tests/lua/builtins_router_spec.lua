@@ -1,0 +1,177 @@
+-- lusty.router (contract section 8, docs/builtins.md).
+local H = dofile(debug.getinfo(1, 'S').source:sub(2):match('^(.*/)') .. 'builtins_helper.lua')
+
+-- An app with a router on `on` (default 'request') and publishers.
+local function app(patterns, on, publishers)
+  return H.app({
+    subscribers = { [on or 'request'] = { ['lusty.router'] = { patterns = patterns, tag = 'cfg' } } },
+    publishers = publishers or { 'request' },
+  })
+end
+
+local function request(a, uri, opts)
+  opts = opts or {}
+  opts.uri = uri
+  local ctx = H.context(opts)
+  a:request(ctx)
+  return ctx
+end
+
+local function routes(ctx)
+  local out = {}
+  for i, r in ipairs(ctx.ran or {}) do out[i] = r.route end
+  return out
+end
+
+describe('lusty.router', function()
+  it('matches the whole path, anchored, with an optional trailing /', function()
+    local a = app({ { ['users'] = 'routes.record' } })
+    for _, row in ipairs({
+      { '/users', 200 }, { '/users/', 200 }, { '/users/1', 404 }, { '/xusers', 404 },
+      { '/user', 404 }, { '/usersx', 404 }, { '/', 404 },
+    }) do
+      local ctx = request(a, row[1])
+      assert.are.equal(row[2], ctx.response.status, row[1])
+    end
+  end)
+
+  it("'' matches only /", function()
+    local a = app({ { [''] = 'routes.record' } })
+    assert.are.equal(200, request(a, '/').response.status)
+    assert.are.equal(404, request(a, '/x').response.status)
+    assert.are.equal(404, request(a, '/users/1').response.status)
+  end)
+
+  it('sets 404 before matching and leaves it when nothing matches', function()
+    local a = app({ { ['users'] = 'routes.record' } })
+    local ctx = request(a, '/other')
+    assert.are.equal(404, ctx.response.status)
+    assert.is_nil(ctx.ran)
+    ctx = request(a, '/users')
+    assert.are.equal(404, ctx.ran[1].status) -- what the route saw
+  end)
+
+  it('injects one local per {name}, context and the router config', function()
+    local a = app({ { ['users/{userId}/posts/{postId}'] = 'routes.record' } })
+    local ctx = request(a, '/users/7/posts/abc')
+    assert.are.same({ 'record' }, routes(ctx))
+    assert.are.equal('7', ctx.ran[1].userId)
+    assert.are.equal('abc', ctx.ran[1].postId)
+    assert.are.equal('cfg', ctx.ran[1].config.tag)
+    assert.are.equal(404, request(a, '/users/7/posts').response.status)
+    assert.are.equal(404, request(a, '/users/7/posts/a/b').response.status)
+  end)
+
+  it('{name} matches exactly one segment', function()
+    local a = app({ { ['files/{userId}'] = 'routes.record' } })
+    assert.are.equal(404, request(a, '/files/a/b').response.status)
+    assert.are.equal('a', request(a, '/files/a/').ran[1].userId)
+  end)
+
+  it('takes the first match in order', function()
+    local a = app({
+      { ['users/new'] = 'routes.other' },
+      { ['users/{userId}'] = 'routes.record' },
+      { ['users/{userId}'] = 'routes.other' },
+    })
+    assert.are.same({ 'other' }, routes(request(a, '/users/new')))
+    assert.are.same({ 'record' }, routes(request(a, '/users/5')))
+  end)
+
+  it('accepts Lua pattern syntax, with its own captures not injected', function()
+    local a = app({
+      { ['users[/]?'] = 'routes.other' },
+      { ['posts/(%d+)/{userId}'] = 'routes.record' },
+      { ['v%d+/items'] = 'routes.record' },
+      { ['^/anchored$'] = 'routes.record' },
+    })
+    assert.are.same({ 'other' }, routes(request(a, '/users')))
+    assert.are.same({ 'other' }, routes(request(a, '/users/')))
+    local ctx = request(a, '/posts/12/bob')
+    assert.are.same({ 'record' }, routes(ctx))
+    assert.are.equal('bob', ctx.ran[1].userId)
+    assert.are.equal(404, request(a, '/posts/x/bob').response.status)
+    assert.are.equal(200, request(a, '/v2/items').response.status)
+    assert.are.equal(200, request(a, '/anchored').response.status)
+    assert.are.equal(200, request(a, '/anchored/').response.status)
+  end)
+
+  it('matches the path relative to the channel it sits on', function()
+    local a = app({ { ['users/{userId}'] = 'routes.record' }, { [''] = 'routes.other' } },
+      'request:api', { 'request' })
+    local ctx = request(a, '/api/users/3')
+    assert.are.same({ 'record' }, routes(ctx))
+    assert.are.equal('3', ctx.ran[1].userId)
+    assert.are.same({ 'other' }, routes(request(a, '/api')))
+    assert.is_nil(request(a, '/users/3').ran)
+  end)
+
+  it('works under a publisher of two names', function()
+    local a = app({ { ['users/{userId}'] = 'routes.record' } }, 'http:get', { 'http:get' })
+    assert.are.equal('9', request(a, '/users/9').ran[1].userId)
+  end)
+
+  it('falls back to request.uri when the context has no suffix', function()
+    local a = app({ { ['users/{userId}'] = 'routes.record' } })
+    local ctx = H.context({ uri = '/users/4' })
+    ctx.suffix = nil
+    a.event:publish('request', ctx)
+    assert.are.equal('4', ctx.ran[1].userId)
+  end)
+
+  it('returns what the route returns: by default the publish ends', function()
+    local a = app({ { ['a'] = 'routes.record' }, { ['b'] = 'routes.continue' } })
+    local seen = 0
+    a.event:subscribe('request', function() seen = seen + 1 end)
+    local ctx = H.context({ uri = '/a' })
+    a:request(ctx)
+    assert.are.equal(0, seen)
+    ctx = H.context({ uri = '/b' })
+    assert.are.same({ 'continued' }, a:publish('request', ctx))
+    assert.are.equal(1, seen)
+  end)
+
+  it('lets the publish go on when nothing matches', function()
+    local a = app({ { ['a'] = 'routes.record' } })
+    local seen = 0
+    a.event:subscribe('request', function() seen = seen + 1 end)
+    a:request(H.context({ uri = '/zzz' }))
+    assert.are.equal(1, seen)
+  end)
+
+  it('reports a failing route with its file and line', function()
+    local a = app({ { ['x'] = 'routes.raise' } })
+    local ctx = request(a, '/x')
+    assert.are.equal(1, #ctx.error)
+    assert.matches('routes/raise.lua:2: route failed', ctx.error[1].message, 1, true)
+  end)
+
+  it('routes the channel named by context.channel without the URL or a 404 reset', function()
+    local a = app({ { ['users'] = 'routes.other' }, { ['500'] = 'routes.record' } })
+    local ctx = H.context({ uri = '/users' })
+    ctx.response.status = 500
+    ctx.channel = { 'request', '500' }
+    a.event:publish('request:500', ctx)
+    assert.are.same({ 'record' }, routes(ctx))
+    assert.are.equal(500, ctx.ran[1].status)
+  end)
+
+  it('ignores a context.channel that is not under its channel', function()
+    local a = app({ { ['users'] = 'routes.other' } })
+    local ctx = H.context({ uri = '/users' })
+    ctx.channel = { 'output', 'x' }
+    a:request(ctx)
+    assert.are.same({ 'other' }, routes(ctx))
+  end)
+
+  it('refuses malformed config when it loads', function()
+    assert.has_error(function() H.module('lusty.router', { patterns = { 'users' } }, { 'request' }) end)
+    assert.has_error(function()
+      H.module('lusty.router', { patterns = { { a = 'x', b = 'y' } } }, { 'request' })
+    end)
+    assert.has_error(function()
+      H.module('lusty.router', { patterns = { { ['users[%'] = 'x' } } }, { 'request' })
+    end)
+    assert.has_no.errors(function() H.module('lusty.router', {}, { 'request' }) end)
+  end)
+end)
