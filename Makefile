@@ -12,7 +12,7 @@ help:
 	@echo "make build    configure and build into $(BUILD)/"
 	@echo "make check    run the test suite of an existing build"
 	@echo "make install  install (PREFIX=/usr/local)"
-	@echo "make bench    install benchmark packages and run bench/run"
+	@echo "make bench    install benchmark packages, build optimised, run bench/run"
 
 setup:
 	scripts/setup
@@ -46,7 +46,9 @@ install: build
 
 bench:
 	scripts/setup --bench
-	bench/run
+	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	cmake --build build-bench -j $(JOBS)
+	bench/run build-bench
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-bench build-fuzz

@@ -564,3 +564,23 @@ PY
     kill "$holder" 2>/dev/null || true
     wait "$holder" 2>/dev/null || true
 }
+
+@test "the server process is the lean lusty-serve binary, under the same PID" {
+    start_server --quiet
+    # exec keeps the PID the caller started, so stopping by PID still works.
+    assert_equal "$(basename "$(readlink /proc/$SERVER_PID/exe)")" "lusty-serve"
+    # It maps none of the libraries only the other commands use.
+    run grep -cE 'libgit2|libcurl|libmongoc|libcrypto|libarchive' /proc/$SERVER_PID/maps
+    assert_output '0'
+    run -0 curl -sS --max-time 5 "http://127.0.0.1:$PORT/static/hello.txt"
+    assert_output 'hello static'
+    stop_server TERM 0
+}
+
+@test "LUSTY_NO_LEAN_SERVER serves in-process from lusty itself" {
+    LUSTY_NO_LEAN_SERVER=1 start_server --quiet
+    assert_equal "$(readlink /proc/$SERVER_PID/exe)" "$(readlink -f "$LUSTY_BIN")"
+    run -0 curl -sS --max-time 5 "http://127.0.0.1:$PORT/static/hello.txt"
+    assert_output 'hello static'
+    stop_server TERM 0
+}
