@@ -1,9 +1,10 @@
-/* MongoDB through mongo-c-driver, nginx/OpenResty on PATH, the project's
+/* MongoDB (through lusty-mongo-ping, see libexec.h), nginx/OpenResty on PATH, the project's
  * port, and libgit2's features. */
 #include "checks.h"
 
 #include "error.h"
 #include "fs.h"
+#include "libexec.h"
 #include "lock.h"
 #include "lusty/alloc.h"
 #include "lusty/buf.h"
@@ -11,8 +12,8 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <git2.h>
-#include <mongoc/mongoc.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -33,76 +34,49 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* The driver logs to stderr on its own; its reasons reach the user through
- * our messages instead. */
-static void quiet_log(mongoc_log_level_t level, const char *domain, const char *message, void *data)
-{
-    (void)level, (void)domain, (void)message, (void)data;
-}
+static char *run_capture(char *const argv[], bool with_stderr, double limit_ms);
 
 static void check_mongodb(cli_mongo_check_t *m)
 {
-    mongoc_uri_t *uri = NULL;
-    mongoc_client_t *client = NULL;
-    bson_t *ping = NULL, *build = NULL;
-    bson_t reply = BSON_INITIALIZER; /* every command_simple overwrites it: destroy first */
-    bson_error_t error;
     m->shown_uri = cli_url_redact(m->uri);
     if (m->skip) {
         m->status = CLI_MONGO_SKIPPED;
-        bson_destroy(&reply);
         return;
     }
-    mongoc_init();
-    mongoc_log_set_handler(quiet_log, NULL);
-    uri = mongoc_uri_new_with_error(m->uri, &error);
-    if (!uri) {
-        m->status = CLI_MONGO_BAD_URI;
-        m->error = lusty_strdup(error.message);
-        goto cleanup;
+    m->status = CLI_MONGO_UNREACHABLE;
+    char *probe = cli_libexec_find("lusty-mongo-ping");
+    if (!probe) {
+        m->error = lusty_strdup("lusty-mongo-ping, which makes the check, is not installed beside "
+                                "lusty or in libexec/lusty");
+        return;
     }
-    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, m->timeout_ms);
-    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, m->timeout_ms);
-    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, m->timeout_ms);
-    client = mongoc_client_new_from_uri_with_error(uri, &error);
-    if (!client) {
-        m->status = CLI_MONGO_BAD_URI;
-        m->error = lusty_strdup(error.message);
-        goto cleanup;
-    }
-    mongoc_client_set_appname(client, "lusty");
-    ping = BCON_NEW("ping", BCON_INT32(1));
-    build = BCON_NEW("buildInfo", BCON_INT32(1));
-    /* The first ping selects the server and connects; the second measures
-     * the round trip alone. */
-    double t0 = 0;
-    bool ok = mongoc_client_command_simple(client, "admin", ping, NULL, &reply, &error);
-    if (ok) {
-        bson_destroy(&reply);
-        ok = mongoc_client_command_simple(client, "admin", build, NULL, &reply, &error);
-    }
-    if (ok) {
-        bson_iter_t it;
-        if (bson_iter_init_find(&it, &reply, "version") && BSON_ITER_HOLDS_UTF8(&it))
-            m->version = lusty_strdup(bson_iter_utf8(&it, NULL));
-        bson_destroy(&reply);
-        t0 = now_ms();
-        ok = mongoc_client_command_simple(client, "admin", ping, NULL, &reply, &error);
-        m->rtt_ms = now_ms() - t0;
-    }
-    if (ok) {
+    char timeout[16];
+    snprintf(timeout, sizeof(timeout), "%d", m->timeout_ms);
+    char *argv[] = {probe, (char *)m->uri, timeout, NULL};
+    /* Three round trips at most, each bounded by the timeout; then some
+     * slack for the process itself. */
+    char *text = run_capture(argv, false, 3.0 * m->timeout_ms + 2000);
+    cJSON *result = text ? cJSON_Parse(text) : NULL;
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(result, "status");
+    const cJSON *error = cJSON_GetObjectItemCaseSensitive(result, "error");
+    const cJSON *version = cJSON_GetObjectItemCaseSensitive(result, "version");
+    const cJSON *rtt = cJSON_GetObjectItemCaseSensitive(result, "rtt_ms");
+    if (!cJSON_IsString(status)) {
+        m->error = lusty_asprintf("'%s' gave no answer", probe);
+    } else if (strcmp(status->valuestring, "ok") == 0) {
         m->status = CLI_MONGO_OK;
+        if (cJSON_IsString(version))
+            m->version = lusty_strdup(version->valuestring);
+        if (cJSON_IsNumber(rtt))
+            m->rtt_ms = rtt->valuedouble;
     } else {
-        m->status = CLI_MONGO_UNREACHABLE;
-        m->error = lusty_strdup(error.message);
+        if (strcmp(status->valuestring, "bad_uri") == 0)
+            m->status = CLI_MONGO_BAD_URI;
+        m->error = lusty_strdup(cJSON_IsString(error) ? error->valuestring : "unknown error");
     }
-cleanup:
-    bson_destroy(&reply);
-    bson_destroy(ping);
-    bson_destroy(build);
-    mongoc_client_destroy(client);
-    mongoc_uri_destroy(uri);
-    mongoc_cleanup();
+    cJSON_Delete(result);
+    lusty_free(text);
+    lusty_free(probe);
 }
 
 /* Finds `name` on PATH; free with lusty_free(). */
@@ -123,9 +97,11 @@ static char *which(const char *name)
     return found;
 }
 
-/* Runs `path -V` (nginx prints it on stderr) for at most two seconds and
- * returns what it printed; free with lusty_free(). */
-static char *run_version(const char *path)
+/* Runs argv[0] with `argv` for at most `limit_ms` and returns what it printed
+ * on stdout (and stderr too with `with_stderr`); free with lusty_free().
+ * The child gets MONGOC_DISABLE_SHM so that mongo-c-driver creates no
+ * shared-memory segment it could leave behind. */
+static char *run_capture(char *const argv[], bool with_stderr, double limit_ms)
 {
     int fds[2];
     if (pipe(fds) != 0)
@@ -133,12 +109,21 @@ static char *run_version(const char *path)
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+    if (with_stderr)
+        posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+    else
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    char *argv[] = {(char *)path, "-V", NULL};
+    size_t nenv = 0;
+    while (environ[nenv])
+        nenv++;
+    char **env = lusty_calloc(nenv + 2, sizeof(char *));
+    memcpy(env, environ, nenv * sizeof(char *));
+    env[nenv] = "MONGOC_DISABLE_SHM=1";
     pid_t pid;
-    int err = posix_spawn(&pid, path, &fa, NULL, argv, environ);
+    int err = posix_spawn(&pid, argv[0], &fa, NULL, argv, env);
+    lusty_free(env);
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
     if (err) {
@@ -146,7 +131,7 @@ static char *run_version(const char *path)
         return NULL;
     }
     lusty_buf_t out = LUSTY_BUF_INIT;
-    double deadline = now_ms() + 2000;
+    double deadline = now_ms() + limit_ms;
     for (;;) {
         int left = (int)(deadline - now_ms());
         struct pollfd p = {.fd = fds[0], .events = POLLIN};
@@ -182,7 +167,9 @@ static void check_nginx(cli_nginx_check_t *n)
     if (!n->path)
         return;
     n->found = true;
-    char *text = run_version(n->path);
+    /* nginx prints its version on stderr. */
+    char *argv[] = {n->path, "-V", NULL};
+    char *text = run_capture(argv, true, 2000);
     if (!text)
         return;
     const char *v = strstr(text, "version: ");

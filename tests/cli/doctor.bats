@@ -165,3 +165,28 @@ PY
     run -1 --separate-stderr doctor nothing --skip-mongodb
     assert_equal "${stderr_lines[0]}" "lusty: error: no lusty.json in 'nothing' or any folder above it"
 }
+
+@test "only the MongoDB probe loads the driver, and it leaves no shared memory behind" {
+    # mongo-c-driver initialises itself in every process that links it and
+    # makes /dev/shm/mongoc-<pid>; a killed process leaves it there.
+    run ldd "$LUSTY_BIN"
+    refute_output --partial 'libmongoc'
+    local port before after
+    port=$(closed_port)
+    before=$(find /dev/shm -maxdepth 1 -name 'mongoc-*' 2>/dev/null | wc -l)
+    for _ in 1 2 3; do
+        run -0 --separate-stderr doctor --mongodb-uri "mongodb://127.0.0.1:$port" --mongodb-timeout 0.2
+        assert_line "  mongodb  unreachable at mongodb://127.0.0.1:$port (not required)"
+        run -0 "$LUSTY_BIN" --version
+    done
+    after=$(find /dev/shm -maxdepth 1 -name 'mongoc-*' 2>/dev/null | wc -l)
+    [ "$after" -le "$before" ]
+}
+
+@test "a missing MongoDB probe is reported, not a crash" {
+    # A copy of lusty alone, without its helper programs beside it.
+    mkdir -p "$BATS_TEST_TMPDIR/alone/bin"
+    cp "$LUSTY_BIN" "$BATS_TEST_TMPDIR/alone/bin/lusty"
+    run -0 --separate-stderr "$BATS_TEST_TMPDIR/alone/bin/lusty" doctor --mongodb-uri mongodb://127.0.0.1:1
+    [[ "$stderr" == *"lusty-mongo-ping, which makes the check, is not installed"* ]]
+}
