@@ -20,6 +20,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +221,21 @@ static void on_job_done(const cli_fetch_job_t *job, void *data)
         if (all->plans[i].job == job)
             print_done_line(&all->plans[i], stdout);
     fflush(stdout);
+}
+
+/* The checks of services (MongoDB, nginx, the port) do not depend on the
+ * handlers: they run beside the fetches, and are reported after them. */
+typedef struct {
+    cli_checks_t *checks;
+    const char *host;
+    int port;
+} checks_run_t;
+
+static void *run_checks(void *arg)
+{
+    checks_run_t *run = arg;
+    cli_checks_run(run->checks, run->host, run->port);
+    return NULL;
 }
 
 static void on_signal(int sig)
@@ -454,7 +470,16 @@ static int run_bootstrap(const boot_args_t *a)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    checks_run_t check_run = {.checks = &checks};
+    cli_checks_prepare(&checks, proj->manifest, a->mongodb_uri, a->mongodb_timeout_ms,
+                       a->require_mongodb, a->skip_mongodb, &check_run.host, &check_run.port);
+    pthread_t check_thread;
+    bool checking = njobs > 0 && pthread_create(&check_thread, NULL, run_checks, &check_run) == 0;
     cli_fetch_run(jobs, njobs, (int)a->jobs, tty, show ? on_job_done : NULL, &all);
+    if (checking)
+        pthread_join(check_thread, NULL);
+    else
+        run_checks(&check_run);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
 
@@ -495,11 +520,6 @@ static int run_bootstrap(const boot_args_t *a)
         }
     }
 
-    const char *host = NULL;
-    int port = 0;
-    cli_checks_prepare(&checks, proj->manifest, a->mongodb_uri, a->mongodb_timeout_ms,
-                       a->require_mongodb, a->skip_mongodb, &host, &port);
-    cli_checks_run(&checks, host, port);
     if (a->json)
         cli_checks_print_problems(&checks);
     else if (!a->quiet)

@@ -252,6 +252,51 @@ make_archive() {
     run ! grep -q -- '-- mine' app/lusty_modules/a/init.lua
 }
 
+# A repository whose main holds sub/.gitattributes (when $1 is given) and
+# LF text files.
+make_eol_repo() {
+    local w="$BATS_TEST_TMPDIR/eol-src"
+    rm -rf "$w"
+    git -c init.defaultBranch=main init -q "$w"
+    mkdir "$w/sub"
+    printf 'one\ntwo\n' >"$w/top.lua"
+    printf 'three\nfour\n' >"$w/sub/notes.txt"
+    [ -z "${2:-}" ] || printf '%s\n' "$2" >"$w/sub/.gitattributes"
+    git -C "$w" add -A
+    git -C "$w" -c user.name=T -c user.email=t@localhost commit -q -m eol
+    git clone -q --bare "$w" "$1"
+}
+
+@test "checkouts convert line endings exactly when attributes or core.autocrlf ask" {
+    make_eol_repo "$UP/plain.git"
+    make_eol_repo "$UP/attr.git" '*.txt text eol=crlf'
+    make_project "{\"plain\": {\"git\": \"$UP/plain.git\"}, \"attr\": {\"git\": \"$UP/attr.git\"}}"
+    run -0 --separate-stderr boot app
+    # Without attributes the files are the blobs, byte for byte.
+    cmp app/lusty_modules/plain/top.lua <(git -C "$UP/plain.git" show HEAD:top.lua)
+    cmp app/lusty_modules/plain/sub/notes.txt <(git -C "$UP/plain.git" show HEAD:sub/notes.txt)
+    # A .gitattributes below the root still applies, and only where it says.
+    [ "$(cat app/lusty_modules/attr/sub/notes.txt)" = $'three\r\nfour\r' ]
+    cmp app/lusty_modules/attr/top.lua <(git -C "$UP/attr.git" show HEAD:top.lua)
+    # Converted files are not local changes.
+    run -0 --separate-stderr boot app
+    assert_line 'handlers: 0 fetched, 2 up to date, 0 failed'
+
+    # Attributes from outside the tree, and core.autocrlf, count too.
+    rm -rf app/lusty_modules app/lusty.lock
+    mkdir -p "$XDG_CONFIG_HOME/git"
+    echo '*.lua text eol=crlf' >"$XDG_CONFIG_HOME/git/attributes"
+    run -0 --separate-stderr boot app
+    [ "$(cat app/lusty_modules/plain/top.lua)" = $'one\r\ntwo\r' ]
+    [ "$(cat app/lusty_modules/plain/sub/notes.txt)" = $'three\nfour' ]
+    rm "$XDG_CONFIG_HOME/git/attributes" && rm -rf app/lusty_modules app/lusty.lock
+    git config --global core.autocrlf true
+    run -0 --separate-stderr boot app
+    [ "$(cat app/lusty_modules/plain/sub/notes.txt)" = $'three\r\nfour\r' ]
+    run -0 --separate-stderr boot app
+    assert_line 'handlers: 0 fetched, 2 up to date, 0 failed'
+}
+
 @test "eight repositories are fetched in parallel" {
     local handlers="" i
     for i in 1 2 3 4 5 6 7 8; do
