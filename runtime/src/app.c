@@ -10,6 +10,8 @@
 #include <cjson/cJSON.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -337,9 +339,20 @@ void lusty_app_worker_handle(void *data, const lusty_http_request_t *req,
     lua_State *L = lusty_lua_host_state(g->host);
     int top = lua_gettop(L);
     lusty__app_push_context(w, g, req);
+    /* The signal mask is saved once per thread, not by sigsetjmp on every
+     * request (a system call each time): the jump comes from the budget
+     * signal's handler, which leaves that signal blocked, so the mask is
+     * put back by hand on that rare path. */
+    static _Thread_local sigset_t mask;
+    static _Thread_local bool have_mask;
+    if (!have_mask) {
+        pthread_sigmask(SIG_SETMASK, NULL, &mask);
+        have_mask = true;
+    }
     lusty__app_budget_enter(w, L);
-    if (sigsetjmp(w->jmp, 1) != 0) {
+    if (sigsetjmp(w->jmp, 0) != 0) {
         /* Back from app_budget.c: the state is unusable, do not touch it. */
+        pthread_sigmask(SIG_SETMASK, &mask, NULL);
         w->jmp_armed = 0;
         atomic_store(&w->L, NULL);
         lusty__app_budget_leave(w);

@@ -8,7 +8,12 @@
  *                    so that a seed-style callback(result) appends to it;
  *   pcall(f, ...)    true, ... or false, err, traceback, where the traceback
  *                    is the one taken where the error was first raised, even
- *                    when publishes in between caught and re-raised it. */
+ *                    when publishes in between caught and re-raised it;
+ *   msgh             the message handler pcall uses: xpcall(f, host.msgh, ...)
+ *                    records the traceback as pcall does, and LuaJIT can
+ *                    compile a loop around xpcall (not around a C function);
+ *   trace(err)       after xpcall(f, host.msgh, ...) failed with `err`: the
+ *                    traceback pcall would have returned. */
 #include "lua_internal.h"
 
 static int host_results(lua_State *L)
@@ -41,16 +46,29 @@ static int host_pcall(lua_State *L)
     return 3;
 }
 
+static int host_trace(lua_State *L)
+{
+    lusty__lua_t *S = lua_touserdata(L, lua_upvalueindex(1));
+    lua_settop(L, 1);
+    lusty__lua_push_trace(L, S, 1);
+    return 1;
+}
+
 static int open_host(lua_State *L)
 {
     lusty__lua_t *S = lusty__lua_state(L);
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 4);
     lua_pushlightuserdata(L, S);
     lua_pushcclosure(L, host_results, 1);
     lua_setfield(L, -2, "results");
     lua_pushlightuserdata(L, S);
     lua_pushcclosure(L, host_pcall, 1);
     lua_setfield(L, -2, "pcall");
+    lua_pushlightuserdata(L, S);
+    lua_pushcclosure(L, host_trace, 1);
+    lua_setfield(L, -2, "trace");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, S->msgh_ref);
+    lua_setfield(L, -2, "msgh");
     return 1;
 }
 

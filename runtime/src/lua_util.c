@@ -5,7 +5,12 @@
  * names, with "local a, b = ..." put in front of its first line (so line
  * numbers and the file name in errors stay the module's own), and the
  * compiled function is called again for each use with the values. Names
- * that are not injected stay ordinary globals. */
+ * that are not injected stay ordinary globals.
+ *
+ * compile() gives the same cached chunk without running it, with its key in
+ * `cache[1]` (the cache table itself, replaced by clearCache()), so that Lua
+ * callers run by the request (lusty.router) can keep the key and find the
+ * chunk with a table lookup: LuaJIT does not compile through a C function. */
 #include "lua_internal.h"
 
 #include "lusty/alloc.h"
@@ -44,13 +49,13 @@ static int cmp_name(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* inline(moduleName[, env]) -> what the module's chunk returns */
-static int util_inline(lua_State *L)
+/* Pushes the compiled chunk of module 1 for the names of env 2 (taken from
+ * the cache, or compiled and cached) and the cache key; fills names (sorted)
+ * and *count. The stack must hold exactly the two arguments. */
+static void prepare(lua_State *L, const char **names, size_t *count)
 {
     lusty__lua_t *S = lua_touserdata(L, lua_upvalueindex(1));
     const char *module = luaL_checkstring(L, 1);
-    lua_settop(L, 2);
-    const char *names[MAX_NAMES];
     size_t n = 0;
     if (!lua_isnil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
@@ -62,14 +67,14 @@ static int util_inline(lua_State *L)
             size_t len;
             const char *k = lua_tolstring(L, -1, &len);
             if (!is_name(k, len))
-                return luaL_error(L, "cannot inject '%s' into '%s': not a Lua name", k, module);
+                luaL_error(L, "cannot inject '%s' into '%s': not a Lua name", k, module);
             if (n == MAX_NAMES)
-                return luaL_error(L, "cannot inject more than %d names into '%s'", MAX_NAMES,
-                                  module);
+                luaL_error(L, "cannot inject more than %d names into '%s'", MAX_NAMES, module);
             names[n++] = k; /* kept alive as a key of env */
         }
     }
     qsort(names, n, sizeof *names, cmp_name);
+    *count = n;
 
     /* The cache key: the module name and the sorted injected names. */
     lusty_buf_t key = LUSTY_BUF_INIT;
@@ -94,17 +99,48 @@ static int util_inline(lua_State *L)
         int rc = lusty__lua_load_module(L, S, module, prefix.data);
         lusty_buf_free(&prefix);
         if (rc)
-            return lua_error(L);
+            lua_error(L);
         lua_pushvalue(L, -2);
         lua_pushvalue(L, -2);
         lua_rawset(L, cache);
     }
+    lua_remove(L, cache); /* key, fn */
+    lua_insert(L, -2);    /* fn, key */
+}
+
+/* inline(moduleName[, env]) -> what the module's chunk returns */
+static int util_inline(lua_State *L)
+{
+    const char *names[MAX_NAMES];
+    size_t n;
+    lua_settop(L, 2);
+    prepare(L, names, &n);
+    lua_pop(L, 1); /* the key */
     int fn = lua_gettop(L);
     lua_checkstack(L, (int)n + 4);
     for (size_t i = 0; i < n; i++)
         lua_getfield(L, 2, names[i]);
     lua_call(L, (int)n, LUA_MULTRET);
     return lua_gettop(L) - fn + 1;
+}
+
+/* compile(moduleName[, env]) -> fn, key, names: what inline() would run,
+ * without running it: the compiled chunk (from the same cache), its key in
+ * the cache table cache[1], and the injected names in the order the chunk
+ * takes their values. For callers (lusty.router) that keep the key and look
+ * the chunk up in Lua, so that LuaJIT compiles the call. */
+static int util_compile(lua_State *L)
+{
+    const char *names[MAX_NAMES];
+    size_t n;
+    lua_settop(L, 2);
+    prepare(L, names, &n);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, names[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    return 3;
 }
 
 static int util_clear_cache(lua_State *L)
@@ -117,8 +153,8 @@ static int util_clear_cache(lua_State *L)
 int lusty__lua_open_util(lua_State *L)
 {
     lusty__lua_t *S = lusty__lua_state(L);
-    lua_createtable(L, 0, 2);
-    /* One holder table shared by both functions: holder[1] is the cache. */
+    lua_createtable(L, 0, 4);
+    /* One holder table shared by the functions: holder[1] is the cache. */
     lua_createtable(L, 1, 0);
     lua_newtable(L);
     lua_rawseti(L, -2, 1);
@@ -126,6 +162,14 @@ int lusty__lua_open_util(lua_State *L)
     lua_pushvalue(L, -2);
     lua_pushcclosure(L, util_inline, 2);
     lua_setfield(L, -3, "inline");
+    lua_pushlightuserdata(L, S);
+    lua_pushvalue(L, -2);
+    lua_pushcclosure(L, util_compile, 2);
+    lua_setfield(L, -3, "compile");
+    /* The holder itself, as `cache`: cache[1] is the current cache table
+     * (clearCache replaces it). */
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "cache");
     lua_pushcclosure(L, util_clear_cache, 1);
     lua_setfield(L, -2, "clearCache");
     return 1;

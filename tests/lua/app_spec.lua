@@ -128,3 +128,20 @@ describe('cjson', function()
     assert.has_error(function() cjson.decode('{nope') end)
   end)
 end)
+
+describe('lusty.host.msgh and lusty.host.trace', function()
+  local host = require 'lusty.host'
+
+  it('give the message and traceback host.pcall gives', function()
+    local function fail() error('deep failure') end
+    local ok1, err1, trace1 = host.pcall(fail)
+    local ok2, err2 = xpcall(fail, host.msgh)
+    local trace2 = host.trace(err2)
+    assert.is_false(ok1)
+    assert.is_false(ok2)
+    assert.are.equal(err1, err2)
+    assert.matches('deep failure', err2)
+    assert.matches('stack traceback:', trace2)
+    assert.are.equal(type(trace1), type(trace2))
+  end)
+end)

@@ -218,3 +218,37 @@ describe('lusty.html', function()
     assert.are.same({ '{"page":1}' }, sent)
   end)
 end)
+
+describe('lusty.negotiate.accepts', function()
+  local negotiate = require 'lusty.negotiate'
+  local function req(accept) return { headers = { accept = accept } } end
+
+  it('gives the same answers when a value is seen again (parsed once, cached)', function()
+    local cases = {
+      { 'application/json', true, false },
+      { 'text/html;q=0, application/json', true, false },
+      { 'application/json;q=0,text/html', false, true },
+      { 'TEXT/HTML ; q = 0.5', false, true },
+      { 'image/png', false, false },
+      { '*/*;q=0.0', false, false },
+      { '   ', nil, nil },
+    }
+    for round = 1, 3 do
+      for _, c in ipairs(cases) do
+        assert.are.equal(c[2], negotiate.accepts(req(c[1]), negotiate.JSON), c[1] .. ' ' .. round)
+        assert.are.equal(c[3], negotiate.accepts(req(c[1]), negotiate.HTML), c[1] .. ' ' .. round)
+      end
+    end
+    assert.is_nil(negotiate.accepts({ headers = {} }, negotiate.JSON))
+  end)
+
+  it('reads the set of types at each call, and survives many distinct values', function()
+    local types = {}
+    assert.is_false(negotiate.accepts(req('application/x-a'), types))
+    types['application/x-a'] = true
+    assert.is_true(negotiate.accepts(req('application/x-a'), types))
+    for i = 1, 300 do
+      assert.is_true(negotiate.accepts(req('application/x-' .. i .. ', application/json'), negotiate.JSON))
+    end
+  end)
+end)

@@ -174,4 +174,60 @@ describe('lusty.router', function()
     end)
     assert.has_no.errors(function() H.module('lusty.router', {}, { 'request' }) end)
   end)
+
+  -- The route chunk comes from util.inline's cache, looked up from Lua
+  -- (util.compile / util.cache): compiled once, run afresh per request.
+  describe('route chunk cache', function()
+    local util = require 'lusty.util'
+    local root = assert(package.path:match('([^;]*)/app/%?%.lua'))
+    local file = root .. '/app/routes/tmp_counted.lua'
+    after_each(function()
+      os.remove(file)
+      util.clearCache()
+      _G.tmp_counted_runs = nil
+    end)
+
+    it('compiles a route once, runs it per request, recompiles after clearCache', function()
+      H.write(file, "tmp_counted_runs = (tmp_counted_runs or 0) + 1\n"
+        .. "context.seen = { v = 1, id = id, config = config }\ncontext.response.status = 200\n")
+      local a = app({ { ['c/{id}'] = 'routes.tmp_counted' } })
+      local c1 = request(a, '/c/1')
+      H.write(file, "context.seen = { v = 2, id = id }\ncontext.response.status = 200\n")
+      local c2 = request(a, '/c/2')
+      assert.are.same({ 1, '1', 'cfg' }, { c1.seen.v, c1.seen.id, c1.seen.config.tag })
+      assert.are.same({ 1, '2' }, { c2.seen.v, c2.seen.id }) -- cached chunk, new values
+      assert.are.equal(2, _G.tmp_counted_runs)
+      local fn, key, names = util.compile('routes.tmp_counted', { context = 1, config = 1, id = 1 })
+      assert.are.same({ 'config', 'context', 'id' }, names)
+      assert.are.equal(fn, util.cache[1][key])
+      util.clearCache()
+      assert.are.equal(2, request(a, '/c/3').seen.v)
+      assert.is_nil(request(a, '/c/3').error)
+    end)
+
+    it('gives a capture named like a built-in local priority, as inline does', function()
+      H.write(file, "_G.tmp_counted_runs = { config = config, context = context }\n")
+      local a = app({ { ['c/{config}'] = 'routes.tmp_counted' } })
+      request(a, '/c/zz')
+      assert.are.equal('zz', _G.tmp_counted_runs.config)
+      assert.are.equal('table', type(_G.tmp_counted_runs.context))
+    end)
+
+    it('runs routes with many captures too', function()
+      H.write(file, "context.seen = { a, b, c, d, e }\ncontext.response.status = 200\n")
+      local a = app({ { ['{a}/{b}/{c}/{d}/{e}'] = 'routes.tmp_counted' } })
+      assert.are.same({ '1', '2', '3', '4', '5' }, request(a, '/1/2/3/4/5').seen)
+      local b = app({ { ['{a}/(x)/{c}'] = 'routes.tmp_counted' } })
+      assert.are.same({ '1', nil, '3' }, request(b, '/1/x/3').seen)
+    end)
+
+    it('reports a route that does not compile, on every request', function()
+      H.write(file, "this is not lua\n")
+      local a = app({ { ['c'] = 'routes.tmp_counted' } })
+      for _ = 1, 2 do
+        local ctx = request(a, '/c')
+        assert.matches('tmp_counted.lua:1:', ctx.error[1].message, 1, true)
+      end
+    end)
+  end)
 end)

@@ -12,7 +12,8 @@ local host = require 'lusty.host'
 
 local type, tostring, rawget, setmetatable, getmetatable, error =
   type, tostring, rawget, setmetatable, getmetatable, error
-local inline, hostPcall = util.inline, host.pcall
+local xpcall = xpcall
+local inline, msgh, hostTrace = util.inline, host.msgh, host.trace
 
 -- A channel as an array of names ("a:b" -> { "a", "b" }).
 local function parts(channel)
@@ -25,12 +26,29 @@ local function parts(channel)
   return out
 end
 
+-- The names of string channels, split once (a publisher name is split on
+-- every request otherwise, and gmatch stops LuaJIT's compiler). Private:
+-- extended() copies them. Bounded, in case channels are made up per call.
+local split, nsplit = {}, 0
+local function names(channel)
+  local t = split[channel]
+  if t == nil then
+    t = parts(channel)
+    if nsplit >= 256 then split, nsplit = {}, 0 end
+    split[channel] = t
+    nsplit = nsplit + 1
+  end
+  return t
+end
+
 -- The channel extended by the request's path segments, as a new array.
 local function extended(channel, suffix)
   local out, n = {}, 0
-  if type(channel) == 'table' then
-    for i = 1, #channel do out[i] = channel[i] end
-    n = #channel
+  local from = channel
+  if type(channel) == 'string' then from = names(channel) end
+  if type(from) == 'table' then
+    for i = 1, #from do out[i] = from[i] end
+    n = #from
   else
     for name in tostring(channel):gmatch('[^:]+') do
       n = n + 1
@@ -99,14 +117,16 @@ function App:request(context)
   if rawget(context, 'input') == nil then context.input = {} end
   if rawget(context, 'output') == nil then context.output = {} end
   local fns = self.contextFunctions
+  -- xpcall with the host's message handler, as host.pcall does (the same
+  -- traceback), but LuaJIT compiles this loop; host.pcall is a C function.
   for i = 1, #fns do
-    local ok, err, trace = hostPcall(fns[i], context)
-    if not ok then addError(context, err, trace) end
+    local ok, err = xpcall(fns[i], msgh, context)
+    if not ok then addError(context, err, hostTrace(err)) end
   end
   local publishers = self.publishers
   for i = 1, #publishers do
-    local ok, err, trace = hostPcall(self.publish, self, publishers[i], context)
-    if not ok then addError(context, err, trace) end
+    local ok, err = xpcall(self.publish, msgh, self, publishers[i], context)
+    if not ok then addError(context, err, hostTrace(err)) end
   end
   return context
 end

@@ -6,7 +6,7 @@
 --   negotiate.accepts(context.request, negotiate.JSON)   --> true, false or nil (no Accept)
 --   negotiate.contentType(context.request)               --> 'application/json' or nil
 --   negotiate.setDefault(context.response, 'content-type', 'text/html')
-local type, pairs, tostring, concat = type, pairs, tostring, table.concat
+local type, pairs, tostring, tonumber, concat = type, pairs, tostring, tonumber, table.concat
 local lower, gmatch, match = string.lower, string.gmatch, string.match
 
 local M = {}
@@ -47,18 +47,41 @@ function M.contentType(request)
   return M.mediaType(M.header(request, 'content-type'))
 end
 
+-- The media types an Accept value lists with a q value other than 0, lower
+-- case, in order; false when the value is blank. Parsed once per distinct
+-- value (a server sees few), so each request does table lookups only.
+local parsed, nparsed = {}, 0
+local function acceptable(accept)
+  local list = parsed[accept]
+  if list ~= nil then return list end
+  if not match(accept, '%S') then
+    list = false
+  else
+    list = {}
+    for item in gmatch(accept, '[^,]+') do
+      local t = match(item, '^%s*([^;%s]+)')
+      if t then
+        local q = match(item, ';%s*[qQ]%s*=%s*([%d.]+)')
+        if not q or tonumber(q) ~= 0 then list[#list + 1] = lower(t) end
+      end
+    end
+  end
+  if nparsed >= 128 then parsed, nparsed = {}, 0 end
+  parsed[accept] = list
+  nparsed = nparsed + 1
+  return list
+end
+
 -- Whether the Accept header lists one of the media types in the set
 -- `types` (with a q value other than 0). Returns nil when there is no
 -- Accept header (or it is empty), so callers pick their own default.
 function M.accepts(request, types)
   local accept = M.header(request, 'accept')
-  if accept == nil or not match(accept, '%S') then return nil end
-  for item in gmatch(accept, '[^,]+') do
-    local t = match(item, '^%s*([^;%s]+)')
-    if t and types[lower(t)] then
-      local q = match(item, ';%s*[qQ]%s*=%s*([%d.]+)')
-      if not q or tonumber(q) ~= 0 then return true end
-    end
+  if accept == nil then return nil end
+  local list = acceptable(accept)
+  if not list then return nil end
+  for i = 1, #list do
+    if types[list[i]] then return true end
   end
   return false
 end

@@ -26,7 +26,7 @@
 -- before matching; a channel named by context.channel (error routing) keeps
 -- the status it has, so a 500 stays a 500.
 --
--- The route file runs through lusty.util.inline (compiled once, cached) with
+-- The route file runs as through lusty.util.inline (compiled once, cached) with
 -- `context`, `config` (this router's config) and one local per `{name}`;
 -- what it returns is what the router returns (so by default the publish
 -- ends there). When no pattern matches, the router returns (nil, true) and
@@ -36,9 +36,12 @@ local util = require 'lusty.util'
 local type, pairs, next, error, tostring, select, rawget =
   type, pairs, next, error, tostring, select, rawget
 local find, sub, concat = string.find, string.sub, table.concat
-local inline = util.inline
+local inline, compileChunk, holder = util.inline, util.compile, util.cache
+local unpack = unpack
 
 local SEGMENT = '([^/]+)'
+-- Routes with at most this many captures take the fast path of run().
+local MAXFAST = 4
 
 local function bad(pattern, why)
   error(("lusty.router: bad pattern '%s': %s"):format(pattern, why), 0)
@@ -131,7 +134,10 @@ local function load(patterns)
         :format(i), 0)
     end
     local lua, captures = compile(pattern)
-    routes[i] = { pattern = pattern, lua = lua, captures = captures, module = module }
+    routes[i] = {
+      pattern = pattern, lua = lua, captures = captures, module = module,
+      fast = #captures <= MAXFAST,
+    }
   end
   return routes
 end
@@ -160,6 +166,22 @@ local function below(parts, from)
   return concat(t, '/')
 end
 
+-- The names of a publisher given as a string ("a:b" -> { "a", "b" }),
+-- split once: this runs on every request and gmatch stops LuaJIT's
+-- compiler. The arrays are private (only read here). Bounded.
+local split, nsplit = {}, 0
+local function names(p)
+  local t = split[p]
+  if t == nil then
+    t = {}
+    for name in p:gmatch('[^:]+') do t[#t + 1] = name end
+    if nsplit >= 64 then split, nsplit = {}, 0 end
+    split[p] = t
+    nsplit = nsplit + 1
+  end
+  return t
+end
+
 -- The request path relative to the router, or nil when the router does not
 -- sit under any publisher the request's path extends.
 local function requestPath(context)
@@ -178,11 +200,7 @@ local function requestPath(context)
   if type(publishers) == 'table' then
     for i = 1, #publishers do
       local p = publishers[i]
-      if type(p) == 'string' then
-        local t = {}
-        for name in p:gmatch('[^:]+') do t[#t + 1] = name end
-        p = t
-      end
+      if type(p) == 'string' then p = names(p) end
       local np = #p
       -- The router must sit on this publisher or below it, inside the path.
       if np <= depth and startsWith(here, p, np) then
@@ -201,8 +219,9 @@ local function requestPath(context)
   return below(suffix, depth)
 end
 
--- Runs route `r` with the text of its captures.
-local function run(r, context, ...)
+-- Runs route `r` with the text of its captures, through util.inline (routes
+-- with more than MAXFAST captures).
+local function runSlow(r, context, ...)
   local env = { context = context, config = config }
   local names = r.captures
   for k = 1, #names do
@@ -210,6 +229,50 @@ local function run(r, context, ...)
     if name then env[name] = (select(k, ...)) end
   end
   return inline(r.module, env)
+end
+
+-- The fast path runs the same compiled chunk as util.inline would, looked up
+-- in Lua: util.compile gives the chunk, its key in util.cache[1] (the cache
+-- util.inline fills; clearCache replaces it, and a reload makes a fresh Lua
+-- state) and the order in which the chunk takes its values. LuaJIT cannot
+-- compile through util.inline (a C function); this way the request's trace
+-- goes on into the route file. The chunk still runs afresh per request.
+-- Compiles route `r`'s chunk (or takes it from the cache) and records where
+-- each of its values comes from: 0 context, -1 config, k the k-th capture.
+local function prepare(r)
+  local from = { context = 0, config = -1 }
+  local names = r.captures
+  for k = 1, #names do
+    local name = names[k]
+    if name then from[name] = k end
+  end
+  local fn, key, order = compileChunk(r.module, from)
+  local src = {}
+  for i = 1, #order do src[i] = from[order[i]] end
+  r.src, r.nargs, r.key = src, #order, key
+  return fn
+end
+
+local function value(s, context, c1, c2, c3, c4)
+  if s == 0 then return context
+  elseif s == -1 then return config
+  elseif s == 1 then return c1
+  elseif s == 2 then return c2
+  elseif s == 3 then return c3
+  else return c4 end
+end
+
+local function run(r, context, c1, c2, c3, c4)
+  local key = r.key
+  local fn = key and holder[1][key]
+  if fn == nil then fn = prepare(r) end
+  local src, n = r.src, r.nargs
+  if n == 2 then
+    return fn(value(src[1], context, c1, c2, c3, c4), value(src[2], context, c1, c2, c3, c4))
+  end
+  local args = {}
+  for i = 1, n do args[i] = value(src[i], context, c1, c2, c3, c4) end
+  return fn(unpack(args, 1, n))
 end
 
 local function handler(context)
@@ -225,8 +288,10 @@ local function handler(context)
   for i = 1, nroutes do
     local r = routes[i]
     local lua = r.lua
-    if find(path, lua) then
-      return run(r, context, select(3, find(path, lua)))
+    local s, _, c1, c2, c3, c4 = find(path, lua)
+    if s then
+      if r.fast then return run(r, context, c1, c2, c3, c4) end
+      return runSlow(r, context, select(3, find(path, lua)))
     end
   end
   return nil, true

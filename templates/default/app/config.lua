@@ -79,6 +79,6 @@ return {
   -- Context modules run once at start. lusty.log adds context.log(message,
   -- level); messages below `level` are dropped.
   context = {
-    ['lusty.log'] = { level = 'debug' },
+    ['lusty.log'] = { level = 'info' },
   },
 }
