@@ -5,6 +5,7 @@
 # and memory under many distinct URLs. Every server listens on 127.0.0.1,
 # port 0, and is stopped by PID; every wait is bounded.
 load helpers
+load server_helpers
 
 setup() {
     common_setup
@@ -13,35 +14,11 @@ setup() {
     SERVER_PID=
 }
 
-teardown() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-}
+teardown() { kill_server; }
 
-# Starts the server in $APP with --quiet (extra arguments passed on) and
-# reads the port from the URL line.
+# Serves $APP with --quiet (extra arguments passed on).
 start_server() {
-    (cd "$APP" && exec "$LUSTY_BIN" server --quiet --port 0 "$@") \
-        >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
-    SERVER_PID=$!
-    for _ in $(seq 200); do
-        PORT=$(sed -n 's|^http://127\.0\.0\.1:\([0-9][0-9]*\)/$|\1|p' "$BATS_TEST_TMPDIR/out" | head -1)
-        [ -n "$PORT" ] && return 0
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    cat "$BATS_TEST_TMPDIR/err" >&2
-    return 1
-}
-
-stop_server() {
-    local status=0
-    kill -TERM "$SERVER_PID"
-    wait "$SERVER_PID" || status=$?
-    SERVER_PID=
-    [ "$status" -eq 0 ] || { echo "exit status $status" >&2; cat "$BATS_TEST_TMPDIR/err" >&2; return 1; }
+    start_server_in "$APP" --quiet "$@"
 }
 
 get() {

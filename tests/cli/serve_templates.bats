@@ -3,42 +3,20 @@
 # every route as JSON and as HTML, the 404 and 500 pages, static assets.
 # Servers listen on 127.0.0.1, port 0, and are stopped by PID.
 load helpers
+load server_helpers
 
 setup() {
     common_setup
     SERVER_PID=
 }
 
-teardown() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-}
+teardown() { kill_server; }
 
 # Creates a project from template $1 in $APP and serves it (--quiet).
 serve_template() {
     APP="$BATS_TEST_TMPDIR/$1"
     "$LUSTY_BIN" init "$APP" --template "$1" --no-git -q
-    (cd "$APP" && exec "$LUSTY_BIN" server --quiet --port 0) \
-        >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
-    SERVER_PID=$!
-    for _ in $(seq 200); do
-        PORT=$(sed -n 's|^http://127\.0\.0\.1:\([0-9][0-9]*\)/$|\1|p' "$BATS_TEST_TMPDIR/out" | head -1)
-        [ -n "$PORT" ] && return 0
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    cat "$BATS_TEST_TMPDIR/err" >&2
-    return 1
-}
-
-stop_server() {
-    local status=0
-    kill -TERM "$SERVER_PID"
-    wait "$SERVER_PID" || status=$?
-    SERVER_PID=
-    [ "$status" -eq 0 ] || { echo "exit status $status" >&2; cat "$BATS_TEST_TMPDIR/err" >&2; return 1; }
+    start_server_in "$APP" --quiet
 }
 
 HTML='Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'

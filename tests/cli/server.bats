@@ -3,6 +3,7 @@
 # files and shutdown, checked with curl and with raw sockets (python3).
 # Every server listens on 127.0.0.1, port 0, and is stopped by PID.
 load helpers
+load server_helpers
 
 setup() {
     common_setup
@@ -11,12 +12,7 @@ setup() {
     SERVER_PID=
 }
 
-teardown() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-}
+teardown() { kill_server; }
 
 # A project with a static folder: a text file, a stylesheet, a 4 KiB file,
 # a dotfile, a subfolder with an index, and a secret outside the folder.
@@ -47,29 +43,9 @@ server_conf() {
 JSON
 }
 
-# Starts the server in $APP (extra arguments are passed on) and waits for
-# its URL; sets SERVER_PID and PORT.
+# Serves $APP (extra arguments are passed on).
 start_server() {
-    (cd "$APP" && exec "$LUSTY_BIN" server --port 0 "$@") \
-        >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
-    SERVER_PID=$!
-    for _ in $(seq 100); do
-        PORT=$(sed -n 's|.*http://127\.0\.0\.1:\([0-9][0-9]*\)/.*|\1|p' "$BATS_TEST_TMPDIR/out" | head -1)
-        [ -n "$PORT" ] && return 0
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    cat "$BATS_TEST_TMPDIR/err" >&2
-    return 1
-}
-
-# Stops the server with a signal and checks how it exited.
-stop_server() {
-    local sig=${1:-TERM} want=${2:-0} status=0
-    kill -"$sig" "$SERVER_PID"
-    wait "$SERVER_PID" || status=$?
-    SERVER_PID=
-    [ "$status" -eq "$want" ] || { echo "exit status $status, wanted $want" >&2; return 1; }
+    start_server_in "$APP" "$@"
 }
 
 wait_for_file() {

@@ -1,0 +1,43 @@
+# Shared by the tests that run `lusty server`: every server listens on
+# 127.0.0.1, port 0, and is stopped by PID; every wait is bounded.
+# Sets SERVER_PID and PORT; output goes to $BATS_TEST_TMPDIR/out and err.
+
+# start_server_in DIR [ARGS...]: starts `lusty server --port 0 ARGS` in DIR
+# and waits for the URL line (the banner's, or the only line with --quiet).
+start_server_in() {
+    local dir=$1
+    shift
+    (cd "$dir" && exec "$LUSTY_BIN" server --port 0 "$@") \
+        >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+    SERVER_PID=$!
+    for _ in $(seq 200); do
+        PORT=$(sed -n 's|.*http://127\.0\.0\.1:\([0-9][0-9]*\)/.*|\1|p' "$BATS_TEST_TMPDIR/out" | head -1)
+        [ -n "$PORT" ] && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    cat "$BATS_TEST_TMPDIR/err" >&2
+    return 1
+}
+
+# stop_server [SIGNAL] [STATUS]: stops the server (default TERM) and checks
+# its exit status (default 0).
+stop_server() {
+    local sig=${1:-TERM} want=${2:-0} status=0
+    kill -"$sig" "$SERVER_PID"
+    wait "$SERVER_PID" || status=$?
+    SERVER_PID=
+    [ "$status" -eq "$want" ] || {
+        echo "exit status $status, wanted $want" >&2
+        cat "$BATS_TEST_TMPDIR/err" >&2
+        return 1
+    }
+}
+
+# For teardown: a server a failed test left running is killed.
+kill_server() {
+    if [ -n "${SERVER_PID:-}" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+}
