@@ -19,12 +19,13 @@
 static int host_results(lua_State *L)
 {
     lusty__lua_t *S = lua_touserdata(L, lua_upvalueindex(1));
-    if (!S->current) {
-        lua_pushnil(L);
-        return 1;
-    }
     lua_rawgeti(L, LUA_REGISTRYINDEX, S->results_ref);
-    lua_rawgeti(L, -1, S->depth);
+    lua_getfield(L, -1, "n");
+    int depth = (int)lua_tointeger(L, -1);
+    if (depth > 0)
+        lua_rawgeti(L, -2, depth);
+    else
+        lua_pushnil(L);
     return 1;
 }
 

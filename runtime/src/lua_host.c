@@ -42,6 +42,26 @@ lusty__lua_t *lusty__lua_state(lua_State *L)
     return S;
 }
 
+int lusty__lua_results_push(lua_State *L, int stack, int results)
+{
+    lua_getfield(L, stack, "n");
+    int depth = (int)lua_tointeger(L, -1) + 1;
+    lua_pop(L, 1);
+    lua_pushvalue(L, results);
+    lua_rawseti(L, stack, depth);
+    lua_pushinteger(L, depth);
+    lua_setfield(L, stack, "n");
+    return depth;
+}
+
+void lusty__lua_results_pop(lua_State *L, int stack, int depth)
+{
+    lua_pushnil(L);
+    lua_rawseti(L, stack, depth);
+    lua_pushinteger(L, depth - 1);
+    lua_setfield(L, stack, "n");
+}
+
 /* ---- error handling ---- */
 
 int lusty__lua_msgh_record(lua_State *L)
@@ -438,7 +458,9 @@ int lusty_lua_host_new(lusty_lua_host_t **out, const lusty_lua_options_t *opts, 
     lua_pushlightuserdata(L, &h->S);
     lua_pushcclosure(L, lusty__lua_msgh_record, 1);
     h->S.msgh_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_newtable(L);
+    lua_createtable(L, 8, 1);
+    lua_pushinteger(L, 0);
+    lua_setfield(L, -2, "n");
     h->S.results_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushboolean(L, 0);
     h->S.last_err_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -463,6 +485,7 @@ void lusty_lua_host_free(lusty_lua_host_t *h)
     lua_close(h->L);
     lusty_bus_free(h->bus);
     lusty_free(h->S.project_path);
+    lusty_buf_free(&h->S.scratch);
     lusty_free(h->root);
     lusty_free(h->app);
     lusty_free(h);

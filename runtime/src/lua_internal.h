@@ -4,6 +4,7 @@
 #ifndef LUSTY_LUA_INTERNAL_H
 #define LUSTY_LUA_INTERNAL_H
 
+#include "lusty/buf.h"
 #include "lusty/bus.h"
 #include "lusty/lua_host.h"
 
@@ -22,24 +23,19 @@ struct lusty_lua_event {
     int subs;    /* the bus's subscriber table (id -> subscriber table) */
     int msgh;    /* the message handler used for subscriber calls */
     int err_ref; /* registry ref of the value a Lua subscriber raised */
-    struct lusty_lua_event *prev; /* the enclosing publish */
 };
 
 /* Per-state data of the host, reached from C closures through an upvalue
  * (a light userdata) or from lusty__lua_state(). */
 typedef struct {
     lusty_lua_host_t *host;
-    /* The innermost publish in flight, or NULL. When the Lua publish loop
-     * (runtime/lua/lusty/bus_ffi.lua) runs it, a marker that is no real
-     * event: only test it against NULL. That loop writes `current`,
-     * `depth` and `rethrowing` through FFI pointers, as publish() in
-     * lua_mediator.c does. */
-    lusty_lua_event_t *current;
     /* The result tables of the publishes in flight, by depth, in a registry
-     * table: stack indexes are only valid in the frame of the C function
-     * that owns them, so lusty.host.results() reads the table from here. */
+     * table whose field `n` is the depth: stack indexes are only valid in
+     * the frame of the C function that owns them, so lusty.host.results()
+     * reads the table from here. The C publish and the Lua publish loop
+     * (runtime/lua/lusty/bus_ffi.lua) both keep it, the loop in plain Lua
+     * (no FFI access: it is as cheap interpreted as compiled). */
     int results_ref;
-    int depth;
     /* Interned keys kept in the registry so that the publish loop never
      * hashes a C string. */
     int key_fn, key_options, key_predicate;
@@ -51,10 +47,17 @@ typedef struct {
     int rethrowing;     /* a publish is re-raising last_err */
     double detached_ids; /* ids given by Mediator.Subscriber() */
     char *project_path; /* the app's own templates, ';'-separated, or NULL */
+    lusty_buf_t scratch; /* cjson.encode's output, reused across calls */
+    int encoding;        /* scratch is in use */
 } lusty__lua_t;
 
 /* The shared data of a state set up by the host. */
 lusty__lua_t *lusty__lua_state(lua_State *L);
+
+/* Pushes the result table at `results` on the results stack at `stack`
+ * (see results_ref); returns the new depth, to give to _pop. */
+int lusty__lua_results_push(lua_State *L, int stack, int results);
+void lusty__lua_results_pop(lua_State *L, int stack, int depth);
 
 /* ---- lua_embedded.c (generated from runtime/lua/ at build time) ---- */
 typedef struct {

@@ -414,7 +414,7 @@ static void publish(lua_State *L, lusty__lua_t *S, int busidx, lusty_bus_channel
 {
     lua_checkstack(L, nargs + 16);
     lbus_t *b = lua_touserdata(L, busidx);
-    lusty_lua_event_t ev = {L, base, nargs, results, 0, 0, LUA_NOREF, S->current};
+    lusty_lua_event_t ev = {L, base, nargs, results, 0, 0, LUA_NOREF};
     push_env(L, busidx, 1);
     ev.subs = lua_gettop(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, S->msgh_ref);
@@ -422,10 +422,8 @@ static void publish(lua_State *L, lusty__lua_t *S, int busidx, lusty_bus_channel
 
     lusty_bus_result_t res = LUSTY_BUS_RESULT_INIT;
     lua_rawgeti(L, LUA_REGISTRYINDEX, S->results_ref);
-    lua_pushvalue(L, results);
-    lua_rawseti(L, -2, ++S->depth);
-    lua_pop(L, 1);
-    S->current = &ev;
+    int stack = lua_gettop(L);
+    int depth = lusty__lua_results_push(L, stack, results);
     int rc;
     if (start)
         rc = lusty_bus_channel_publish(&res, start, &ev);
@@ -433,8 +431,7 @@ static void publish(lua_State *L, lusty__lua_t *S, int busidx, lusty_bus_channel
         rc = lusty_bus_publish(&res, b->bus, p->str, &ev);
     else
         rc = lusty_bus_publishv(&res, b->bus, p->parts, p->n, &ev);
-    S->current = ev.prev;
-    S->depth--;
+    lusty__lua_results_pop(L, stack, depth);
     if (p)
         release_parts(p);
     lua_settop(L, ev.subs - 1);
@@ -547,10 +544,6 @@ static const ffi_api_t ffi_api = {
     ffi_sub_at,        ffi_alive,
 };
 
-/* S->current while the innermost publish is run by the Lua loop: not a real
- * event, only "a publish is in flight" for lusty.host.results(). */
-static lusty_lua_event_t lua_loop_marker;
-
 /* call(f, ...): f(...) with two results, through lua_call, so that calling
  * a value that is not a function fails as the C publish's lua_pcall does. */
 static int ffi_call(lua_State *L)
@@ -573,14 +566,8 @@ static void setup_lua_loop(lua_State *L, lusty__lua_t *S, int methods)
     lua_setfield(L, -2, "api");
     lua_pushlightuserdata(L, (void *)&key_loop);
     lua_setfield(L, -2, "key");
-    lua_pushlightuserdata(L, &S->depth);
-    lua_setfield(L, -2, "depth");
-    lua_pushlightuserdata(L, (void *)&S->current);
-    lua_setfield(L, -2, "current");
     lua_pushlightuserdata(L, &S->rethrowing);
     lua_setfield(L, -2, "rethrowing");
-    lua_pushlightuserdata(L, &lua_loop_marker);
-    lua_setfield(L, -2, "marker");
     lua_rawgeti(L, LUA_REGISTRYINDEX, S->results_ref);
     lua_setfield(L, -2, "results");
     lua_rawgeti(L, LUA_REGISTRYINDEX, S->msgh_ref);

@@ -120,6 +120,42 @@ describe('cjson', function()
     assert.has_error(function() cjson.encode({ [1] = 1, [100] = 2 }) end)
   end)
 
+  it('writes numbers as digits, or with the digits needed to read them back', function()
+    assert.are.equal('[0,-5,123456789012345,9007199254740992]',
+      cjson.encode({ 0, -5, 123456789012345, 2 ^ 53 }))
+    assert.are.equal('[0.1,0.30000000000000004,-2.5,1e+300,1e+15]',
+      cjson.encode({ 0.1, 0.1 + 0.2, -2.5, 1e300, 1e15 }))
+    for _, n in ipairs({ 0.1, 1 / 3, -1e-7, 2 ^ 63, 123.456 }) do
+      assert.are.equal(n, cjson.decode(cjson.encode(n)))
+    end
+    assert.has_error(function() cjson.encode(0 / 0) end, 'Cannot serialise number: must not be NaN or Infinity')
+    assert.has_error(function() cjson.encode({ x = math.huge }) end)
+  end)
+
+  it('escapes quotes, backslashes and control bytes, keeps the rest as it is', function()
+    assert.are.equal([["a\"b\\c\n\r\t\b\f\u0001\u001f/é"]],
+      cjson.encode('a"b\\c\n\r\t\b\f\1\31/é'))
+    assert.are.equal([["nul\u0000inside"]], cjson.encode('nul\0inside'))
+    assert.are.equal([[{"k\"ey":"v"}]], cjson.encode({ ['k"ey'] = 'v' }))
+    local long = ('x'):rep(5000) .. '\n'
+    assert.are.equal('"' .. ('x'):rep(5000) .. '\\n"', cjson.encode(long))
+  end)
+
+  it('encodes nested tables, number keys as strings, and refuses what JSON cannot hold', function()
+    local v = cjson.decode(cjson.encode({ users = { { id = 1, tags = { 'a', 'b' } } }, [2.5] = 'x' }))
+    assert.are.same({ users = { { id = 1, tags = { 'a', 'b' } } }, ['2.5'] = 'x' }, v)
+    local deep = {}
+    local t = deep
+    for _ = 1, 1100 do t[1] = {} t = t[1] end
+    assert.has_error(function() cjson.encode(deep) end, 'Cannot serialise, excessive nesting')
+    assert.has_error(function() cjson.encode({ [true] = 1 }) end,
+      'Cannot serialise boolean key: table key must be a number or string')
+    assert.has_error(function() cjson.encode({ co = coroutine.create(print) }) end,
+      'Cannot serialise thread: type not supported')
+    -- The state's buffer is reused after an error.
+    assert.are.equal('{"ok":true}', cjson.encode({ ok = true }))
+  end)
+
   it('decodes with cjson.null for null', function()
     local v = cjson.decode('{"a":[1,2,{"b":null}],"c":true,"d":"x"}')
     assert.are.same({ 1, 2 }, { v.a[1], v.a[2] })

@@ -145,6 +145,33 @@ describe('the Lua publish loop', function()
     assert.is_nil(host.results())
   end)
 
+  it('finds channels seen before without growing per distinct channel', function()
+    m:subscribe('request', function(ctx) return ctx, true end)
+    m:subscribe('request:users', function() return 'users', true end)
+    -- A cached name follows a change of the bus like a plan does.
+    assert.are.same({ 'users', 1 }, m:publish({ 'request', 'users', '1' }, 1))
+    local sub = m:subscribe('request:users:1', function() return 'one', true end)
+    assert.are.same({ 'one', 'users', 1 }, m:publish({ 'request', 'users', '1' }, 1))
+    m:removeSubscriber(sub.id)
+    assert.are.same({ 'users', 1 }, m:publish({ 'request', 'users', '1' }, 1))
+    -- Many distinct channels (as many URLs): memory stays bounded.
+    local function run(from, n)
+      for i = from, from + n - 1 do
+        m:publish({ 'request', 'users', tostring(i) }, i)
+        m:publish('request:other:' .. i, i)
+      end
+    end
+    run(1, 5000)
+    collectgarbage()
+    collectgarbage()
+    local before = collectgarbage('count')
+    run(5001, 50000)
+    collectgarbage()
+    collectgarbage()
+    local grown = collectgarbage('count') - before
+    assert.is_true(grown < 512, ('grew by %.0f KiB'):format(grown))
+  end)
+
   it('keeps every mediator to its own bus', function()
     local other = Mediator()
     m:subscribe('a', function() return 'm', true end)

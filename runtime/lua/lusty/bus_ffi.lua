@@ -12,7 +12,10 @@
 --      the root in run order, comes from a per-mediator Lua cache that is
 --      valid while the bus's mutation counter does not move (the C bus stays
 --      the source of truth: every subscribe, removal and priority change goes
---      through it and moves the counter);
+--      through it and moves the counter). A second cache maps the published
+--      names to their plan (a trie of the parts), so that a publish on a
+--      channel seen before makes no C call to find it; both caches are
+--      bounded and dropped when the counter moves;
 --   3. a Lua loop calls each subscriber's `fn` (and `options.predicate`) as
 --      they are at call time, appends non-nil values and honours `continue`.
 -- The bus is marked as publishing (lusty_bus_enter/leave) for the duration,
@@ -36,10 +39,9 @@ local MAXP = 32
 local LOOP = [=[
 local deps = ...
 local key, resolve, cpublish, call, msgh = deps.key, deps.resolve, deps.cpublish, deps.call, deps.msgh
-local stack, depthp, currentp, rethrowingp, marker =
-  deps.stack, deps.depthp, deps.currentp, deps.rethrowingp, deps.marker
-local next_id, enter, leave, parent, count, sub_at, alive =
-  deps.next_id, deps.enter, deps.leave, deps.parent, deps.count, deps.sub_at, deps.alive
+local stack, rethrowingp = deps.stack, deps.rethrowingp
+local enter, leave, parent, count, sub_at, alive =
+  deps.enter, deps.leave, deps.parent, deps.count, deps.sub_at, deps.alive
 local type, rawget, tonumber, xpcall, error = type, rawget, tonumber, xpcall, error
 
 -- Runs subscriber table `sub` as lua_mediator.c's lua_sub_cb does: its
@@ -110,21 +112,22 @@ end
 -- send every exit back to the interpreter.
 return function(self, channel, ARGS)
   local st = type(self) == 'table' and rawget(self, key)
-  local plan, mut
-  if st then plan, mut = resolve(st, channel) end
+  local plan
+  if st then plan = resolve(st, channel) end
   if plan == nil then return cpublish(self, channel, ARGS) end
   local results = {}
   local n = plan.n
   if n == 0 then return results end
+  -- The counter the plan is valid for (a nested publish may move st.mut),
+  -- and the bus's next id when the plan was made, which is still the next
+  -- id now: a subscribe moves the counter.
+  local mut, gen = st.mut, plan.gen
   -- As publish() in lua_mediator.c: the result table where
-  -- lusty.host.results() finds it, and S->current set.
-  local d = depthp[0] + 1
-  depthp[0] = d
+  -- lusty.host.results() finds it.
+  local d = stack.n + 1
+  stack.n = d
   stack[d] = results
-  local current = currentp[0]
-  currentp[0] = marker
   local bus = st.bus
-  local gen = tonumber(next_id(bus))
   enter(bus)
   local subs, mutp = st.subs, st.mutp
   local done, err = true, nil
@@ -136,14 +139,14 @@ return function(self, channel, ARGS)
       break
     end
     if not more then break end
-    if tonumber(mutp[0]) ~= mut then
+    if mutp[0] ~= mut then
       done, err = xpcall(rest, msgh, st, plan, i, results, gen, ARGS)
       break
     end
   end
   leave(bus)
-  currentp[0] = current
-  depthp[0] = d - 1
+  stack[d] = nil
+  stack.n = d - 1
   if not done then
     -- The same value goes on up, with the traceback of where it was raised.
     rethrowingp[0] = 1
@@ -158,11 +161,10 @@ local LOOP_LINE = debug.getinfo(1, 'l').currentline - select(2, LOOP:gsub('\n', 
 -- Called by lua_mediator.c once per state, with:
 --   key         light userdata: the private key of a mediator's state
 --   api         light userdata: the lusty__lua_bus_ffi_t table of functions
---   depth, current, rethrowing, marker
---               light userdata: &S->depth, &S->current, &S->rethrowing and
---               the marker that S->current holds during a publish run here
+--   rethrowing  light userdata: &S->rethrowing
 --   results     the host's stack of the result tables of the publishes in
---               flight (what lusty.host.results() reads)
+--               flight (what lusty.host.results() reads); its field `n` is
+--               the depth, kept by this loop and by the C publish alike
 --   msgh        the subscriber message handler (records the traceback)
 --   cpublish    the C mediator:publish, for what this loop does not handle
 --   call        function(f, ...): calls f as lua_call would (for values
@@ -192,30 +194,37 @@ function M.setup(cfg)
   local nearest, nearestv, mutations, next_id = api.nearest, api.nearestv, api.mutations, api.next_id
   local enter, leave, parent, count, sub_at, alive =
     api.enter, api.leave, api.parent, api.count, api.sub_at, api.alive
-  local depthp = ffi.cast('int *', cfg.depth)
-  local currentp = ffi.cast('void **', cfg.current)
   local rethrowingp = ffi.cast('int *', cfg.rethrowing)
-  local marker = ffi.cast('void *', cfg.marker)
   local stack, msgh, cpublish, call = cfg.results, cfg.msgh, cfg.cpublish, cfg.call
   local parts = ffi.new('const char *[?]', MAXP)
   local lens = ffi.new('size_t[?]', MAXP)
   local uintptr = ffi.typeof('uintptr_t')
   local cast = ffi.cast
 
+  -- The mutation counter is read through its low 32 bits: a Lua number,
+  -- where the uint64_t would be a boxed value (an allocation per read when
+  -- the code runs interpreted). Equality is all the loop asks of it.
+  local low = ffi.abi('be') and 1 or 0
+  local function counter(b)
+    return cast('const int32_t *', mutations(b)) + low
+  end
+
   -- Each mediator object keeps its state under the private key `key`:
-  -- { bus, subs (id -> subscriber table), mutp, plans, mut }. Kept in the
-  -- object (not in a weak table) so that a mediator nobody references is
-  -- collected in one cycle with its bus.
+  -- { bus, subs (id -> subscriber table), mutp, mut, plans (by channel
+  -- address), trie (published parts -> plan), ntrie, named (channel
+  -- string -> plan), nnamed, root }. Kept in the object (not in a weak
+  -- table) so that a mediator nobody references is collected in one cycle
+  -- with its bus.
   local key = cfg.key
   local function register(mediator, bus, subs)
     local b = cast('void *', bus)
-    rawset(mediator, key, { bus = b, subs = subs, mutp = mutations(b), plans = {}, mut = -1 })
+    rawset(mediator, key, { bus = b, subs = subs, mutp = counter(b), mut = false })
   end
 
   -- The plan of `ch`: plan[i] is the i-th subscriber id a publish starting
   -- there runs, plan.chan[i] its channel and plan.last[i] the index of the
   -- last entry of that channel; plan.c is true when a C subscriber is on it.
-  local function build(ch)
+  local function build(ch, bus)
     local plan, chan, last = {}, {}, {}
     local n, c, hasC = 0, ch, false
     while c ~= nil do
@@ -230,15 +239,15 @@ function M.setup(cfg)
       c = parent(c)
     end
     plan.n, plan.chan, plan.last, plan.c = n, chan, last, hasC
+    plan.gen = tonumber(next_id(bus))
     return plan
   end
 
-  -- The plan a publish on `channel` runs, or nil when the C publish must
-  -- run it (parts that are not strings, too many parts, C subscribers).
-  local function resolve(st, channel)
+  -- The plan of the nearest channel to `channel` as the bus finds it, or
+  -- nil for parts that are not strings or too many of them.
+  local function find(st, channel, kind)
     local bus = st.bus
     local ch
-    local kind = type(channel)
     if kind == 'table' then
       local n = #channel
       if n > MAXP then return nil end
@@ -249,33 +258,84 @@ function M.setup(cfg)
         lens[i - 1] = #p
       end
       ch = nearestv(bus, parts, lens, n)
+    else
+      ch = nearest(bus, kind == 'string' and channel or '')
+    end
+    local plans = st.plans
+    local addr = tonumber(cast(uintptr, ch))
+    local plan = plans[addr]
+    if plan == nil then
+      plan = build(ch, bus)
+      plans[addr] = plan
+    end
+    return plan
+  end
+
+  -- Bounds of the name caches: requests publish on channels extended by
+  -- their URL path, so the names seen are unbounded; the plans are not
+  -- (one per existing channel).
+  local MAXNAMES = 1024
+  local PLAN = true -- the key of a trie node's plan (parts are strings)
+
+  -- The plan a publish on `channel` runs, or nil when the C publish must
+  -- run it (parts that are not strings, too many parts, C subscribers).
+  -- Valid while st.mut is the bus's counter.
+  local function resolve(st, channel)
+    local mut = st.mutp[0]
+    if st.mut ~= mut then
+      st.mut, st.plans, st.trie, st.ntrie, st.named, st.nnamed, st.root =
+        mut, {}, {}, 0, {}, 0, nil
+    end
+    local kind = type(channel)
+    local plan
+    if kind == 'table' then
+      local node = st.trie
+      for i = 1, #channel do
+        node = node[channel[i]]
+        if node == nil then break end
+      end
+      plan = node and node[PLAN]
+      if plan == nil then
+        plan = find(st, channel, kind)
+        if plan == nil then return nil end
+        if st.ntrie >= MAXNAMES then st.trie, st.ntrie = {}, 0 end
+        node = st.trie
+        for i = 1, #channel do
+          local p = channel[i]
+          local child = node[p]
+          if child == nil then
+            child = {}
+            node[p] = child
+            st.ntrie = st.ntrie + 1
+          end
+          node = child
+        end
+        node[PLAN] = plan
+      end
     elseif kind == 'string' then
-      ch = nearest(bus, channel)
+      plan = st.named[channel]
+      if plan == nil then
+        plan = find(st, channel, kind)
+        if st.nnamed >= MAXNAMES then st.named, st.nnamed = {}, 0 end
+        st.named[channel] = plan
+        st.nnamed = st.nnamed + 1
+      end
     elseif channel == nil then
-      ch = nearest(bus, '')
+      plan = st.root
+      if plan == nil then
+        plan = find(st, channel, kind)
+        st.root = plan
+      end
     else
       return nil
     end
-    local mut = tonumber(st.mutp[0])
-    local plans = st.plans
-    if st.mut ~= mut then
-      plans = {}
-      st.plans, st.mut = plans, mut
-    end
-    local key = tonumber(cast(uintptr, ch))
-    local plan = plans[key]
-    if plan == nil then
-      plan = build(ch)
-      plans[key] = plan
-    end
     if plan.c then return nil end
-    return plan, mut
+    return plan
   end
 
   local deps = {
     key = key, resolve = resolve, cpublish = cpublish, call = call, msgh = msgh,
-    stack = stack, depthp = depthp, currentp = currentp, rethrowingp = rethrowingp,
-    marker = marker, next_id = next_id, enter = enter, leave = leave, parent = parent,
+    stack = stack, rethrowingp = rethrowingp, enter = enter, leave = leave, parent = parent,
     count = count, sub_at = sub_at, alive = alive,
   }
   -- LuaJIT cannot compile `...` in a trace that starts inside the vararg

@@ -11,7 +11,7 @@
 -- an error. The global context gets a log function too (its events carry
 -- the global context); each request context gets its own at the start of
 -- the request.
-local type, tostring, error = type, tostring, error
+local type, tostring, error, setmetatable = type, tostring, error, setmetatable
 
 local LEVELS = { debug = 1, info = 2, warning = 3, error = 4 }
 local ALIASES = { warn = 'warning', ['err'] = 'error' }
@@ -35,16 +35,25 @@ for name in pairs(LEVELS) do CHANNELS[name] = { 'log', name } end
 
 local global = context
 
--- A log function whose events carry `ctx`.
-local function logger(ctx)
-  return function(message, level)
-    local r, name = rank(level == nil and 'info' or level)
-    if not r then
-      error(("unknown log level '%s' (debug, info, warning or error)"):format(tostring(level)), 2)
-    end
-    if r < minimum then return end
-    global.lusty.event:publish(CHANNELS[name], { context = ctx, message = message, level = name })
+-- The log "function" whose events carry `ctx`: a callable table
+-- { ctx } rather than a closure, because making a closure per request
+-- (bytecode FNEW) is something LuaJIT's compiler does not handle, and it
+-- would keep every request's pipeline in the interpreter. It is called
+-- like a function: context.log(message, level).
+local Logger = {}
+Logger.__index = Logger
+
+function Logger.__call(self, message, level)
+  local r, name = rank(level == nil and 'info' or level)
+  if not r then
+    error(("unknown log level '%s' (debug, info, warning or error)"):format(tostring(level)), 2)
   end
+  if r < minimum then return end
+  global.lusty.event:publish(CHANNELS[name], { context = self[1], message = message, level = name })
+end
+
+local function logger(ctx)
+  return setmetatable({ ctx }, Logger)
 end
 
 global.log = logger(global)
