@@ -182,7 +182,7 @@ lusty__app_gen_t *lusty__app_gen_load(lusty_app_t *app, unsigned gen)
     lusty__app_gen_t *g = lusty_calloc(1, sizeof *g);
     g->gen = gen;
     g->refs = 1;
-    g->mt_ref = g->send_ref = g->flush_ref = g->end_ref = g->resp_ref = LUA_NOREF;
+    g->mt_ref = g->build_ref = g->resp_ref = LUA_NOREF;
     bool has_app = false;
     load_host(app, &g->host, &has_app, &g->error);
     g->no_app = !has_app;

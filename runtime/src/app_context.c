@@ -254,66 +254,60 @@ void lusty__app_gen_prepare(lusty__app_gen_t *g, lusty_app_worker_t *w)
     lua_setfield(L, -3, "__index");
     lua_pop(L, 1);
     g->mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    /* The context builder (runtime/lua/lusty/context_builder.lua), given
+     * the metatable and the response functions. */
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "lusty.context_builder");
+    lua_call(L, 1, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, g->mt_ref);
     lua_CFunction fns[] = {r_send, r_flush, r_end};
-    int *refs[] = {&g->send_ref, &g->flush_ref, &g->end_ref};
     for (int i = 0; i < 3; i++) {
         lua_pushlightuserdata(L, w);
         lua_pushcclosure(L, fns[i], 1);
-        *refs[i] = luaL_ref(L, LUA_REGISTRYINDEX);
     }
+    lua_call(L, 4, 1);
+    g->build_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushboolean(L, 0);
     g->resp_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 /* ---- the context ---- */
 
-#define SETS(L, t, key, s) (lua_pushstring(L, s), lua_setfield(L, t, key))
-
 void lusty__app_push_context(lusty_app_worker_t *w, lusty__app_gen_t *g,
-                             const lusty_http_request_t *req)
+                            const lusty_http_request_t *req)
 {
     lusty_app_t *app = w->app;
     lua_State *L = lusty_lua_host_state(g->host);
     lusty_buf_t tmp = LUSTY_BUF_INIT;
-    lua_checkstack(L, 16);
-    lua_createtable(L, 0, 8);
-    int ctx = lua_gettop(L);
+    lua_checkstack(L, 20);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, g->build_ref);
 
-    /* request */
-    lua_createtable(L, 0, 12);
-    int rq = lua_gettop(L);
-    SETS(L, rq, "method", req->method);
+    /* build(method, uri, host, port, url, queryString, query, headers,
+     *       body, params, suffix) */
+    lua_pushstring(L, req->method);
     const char *path = req->path;
     size_t path_len = strlen(path);
     push_decoded(L, &tmp, path, path_len, false);
-    lua_setfield(L, rq, "uri");
-    SETS(L, rq, "scheme", "http");
     /* host and port: from the Host header, else the listening address. */
     const char *hosth = lusty_http_request_header(req, "host");
-    const char *hend = NULL;
     int port = app->port;
     if (hosth && hosth[0]) {
         const char *colon = hosth[0] == '[' ? strchr(hosth, ']') : hosth;
         colon = colon ? strchr(colon, ':') : NULL;
-        hend = colon ? colon : hosth + strlen(hosth);
+        const char *hend = colon ? colon : hosth + strlen(hosth);
         port = colon ? atoi(colon + 1) : 80;
         lua_pushlstring(L, hosth, (size_t)(hend - hosth));
     } else {
         lua_pushstring(L, app->host);
     }
-    lua_setfield(L, rq, "host");
+    int host = lua_gettop(L);
     lua_pushinteger(L, port);
-    lua_setfield(L, rq, "port");
-    lua_getfield(L, rq, "host");
     if (port == 80)
-        lua_pushfstring(L, "http://%s%s", lua_tostring(L, -1), path);
+        lua_pushfstring(L, "http://%s%s", lua_tostring(L, host), path);
     else
-        lua_pushfstring(L, "http://%s:%d%s", lua_tostring(L, -1), port, path);
-    lua_setfield(L, rq, "url");
-    lua_pop(L, 1);
-    SETS(L, rq, "queryString", req->query);
+        lua_pushfstring(L, "http://%s:%d%s", lua_tostring(L, host), port, path);
+    lua_pushstring(L, req->query);
     push_form(L, &tmp, req->query, strlen(req->query));
-    lua_setfield(L, rq, "query");
     lua_createtable(L, 0, (int)req->nheaders);
     int hd = lua_gettop(L);
     for (size_t i = 0; i < req->nheaders; i++) {
@@ -321,44 +315,19 @@ void lusty__app_push_context(lusty_app_worker_t *w, lusty__app_gen_t *g,
         lua_pushstring(L, req->headers[i].value);
         set_multi(L, hd);
     }
-    lua_setfield(L, rq, "headers");
-    const char *ctype = lusty_http_request_header(req, "content-type");
-    if (req->body) {
+    if (req->body)
         lua_pushlstring(L, req->body, req->body_len);
-        lua_setfield(L, rq, "body");
-    }
+    else
+        lua_pushnil(L);
+    const char *ctype = lusty_http_request_header(req, "content-type");
     if (req->body && ctype &&
         strncasecmp(ctype, "application/x-www-form-urlencoded", 33) == 0)
         push_form(L, &tmp, req->body, req->body_len);
     else
-        lua_newtable(L);
-    lua_setfield(L, rq, "params");
-    lua_setfield(L, ctx, "request");
-
-    /* response */
-    lua_createtable(L, 0, 5);
-    int rs = lua_gettop(L);
-    lua_pushinteger(L, 200);
-    lua_setfield(L, rs, "status");
-    lua_newtable(L);
-    lua_setfield(L, rs, "headers");
-    lua_rawgeti(L, LUA_REGISTRYINDEX, g->send_ref);
-    lua_setfield(L, rs, "send");
-    lua_rawgeti(L, LUA_REGISTRYINDEX, g->flush_ref);
-    lua_setfield(L, rs, "flush");
-    lua_rawgeti(L, LUA_REGISTRYINDEX, g->end_ref);
-    lua_setfield(L, rs, "end");
-    lua_pushvalue(L, rs);
-    lua_rawseti(L, LUA_REGISTRYINDEX, g->resp_ref);
-    lua_setfield(L, ctx, "response");
-
-    lua_newtable(L);
-    lua_setfield(L, ctx, "input");
-    lua_newtable(L);
-    lua_setfield(L, ctx, "output");
+        lua_createtable(L, 0, 0);
 
     /* suffix: the path's segments, each decoded, empty ones dropped. */
-    lua_newtable(L);
+    lua_createtable(L, 4, 0);
     int n = 0;
     for (size_t i = 0; i < path_len;) {
         size_t end = i;
@@ -370,11 +339,11 @@ void lusty__app_push_context(lusty_app_worker_t *w, lusty__app_gen_t *g,
         }
         i = end + 1;
     }
-    lua_setfield(L, ctx, "suffix");
-
-    lua_rawgeti(L, LUA_REGISTRYINDEX, g->mt_ref);
-    lua_setmetatable(L, ctx);
     lusty_buf_free(&tmp);
+
+    /* -> context, response; the response is kept for flush(). */
+    lua_call(L, 11, 2);
+    lua_rawseti(L, LUA_REGISTRYINDEX, g->resp_ref);
 }
 
 /* The first error of context.error (at `ctx`): pushes nothing, fills

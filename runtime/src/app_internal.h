@@ -22,8 +22,9 @@ typedef struct lusty__app_gen {
     int refs;               /* requests running on it, plus one while current */
     /* Registry refs made once per host so that a request allocates no
      * closures: the metatable reading through to the global context, the
-     * response functions, and the slot of the response in flight. */
-    int mt_ref, send_ref, flush_ref, end_ref, resp_ref;
+     * context builder (holding it and the response functions) and the slot
+     * of the response in flight. */
+    int mt_ref, build_ref, resp_ref;
     struct lusty__app_gen *next; /* in the graveyard */
 } lusty__app_gen_t;
 

@@ -125,13 +125,22 @@ static void stop_reading(lusty__http_conn_t *c)
     c->reading = false;
 }
 
+/* Sets the connection's timeout. Every request re-arms it two or three
+ * times, and each uv_timer_start/stop is a heap operation: instead the
+ * deadline is recorded, and the libuv timer is only started when it is not
+ * running or would fire after the new deadline. A timer that fires before
+ * the deadline (or with no timeout set) is set again or left to lapse. */
 static void arm(lusty__http_conn_t *c, lusty__timer_kind_t kind, uint64_t ms)
 {
     c->timer_kind = kind;
     if (kind == LUSTY__TIMER_NONE)
-        uv_timer_stop(&c->timer);
-    else
+        return;
+    uint64_t due = uv_now(&c->w->loop) + ms;
+    c->deadline = due;
+    if (!uv_is_active((uv_handle_t *)&c->timer) || c->timer_due > due) {
         uv_timer_start(&c->timer, on_timer, ms, 0);
+        c->timer_due = due;
+    }
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -231,6 +240,14 @@ static void on_timer(uv_timer_t *t)
 {
     lusty__http_conn_t *c = t->data;
     lusty__timer_kind_t kind = c->timer_kind;
+    if (kind == LUSTY__TIMER_NONE)
+        return;
+    uint64_t now = uv_now(&c->w->loop);
+    if (now < c->deadline) {
+        uv_timer_start(&c->timer, on_timer, c->deadline - now, 0);
+        c->timer_due = c->deadline;
+        return;
+    }
     c->timer_kind = LUSTY__TIMER_NONE;
     switch (kind) {
     case LUSTY__TIMER_HEAD:

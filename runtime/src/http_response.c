@@ -122,13 +122,49 @@ static bool clean(const char *s)
     return strpbrk(s, "\r\n") == NULL;
 }
 
+/* Whether header name `name` (of length `len`) is `lower`, a lower-case
+ * literal: the length is compared first, so most names cost no call. */
+static bool name_is(const char *name, size_t len, const char *lower, size_t lower_len)
+{
+    return len == lower_len && strcasecmp(name, lower) == 0;
+}
+#define NAME_IS(name, len, lit) name_is(name, len, lit, sizeof(lit) - 1)
+
+/* Head lines are written with appends, not printf: they are built for
+ * every response, and formatting was a visible share of a small one. */
+static void put_line(lusty_buf_t *out, const char *name, size_t name_len, const char *value,
+                     size_t value_len)
+{
+    lusty_buf_reserve(out, name_len + value_len + 4);
+    char *d = out->data + out->len;
+    memcpy(d, name, name_len);
+    d[name_len] = ':';
+    d[name_len + 1] = ' ';
+    memcpy(d + name_len + 2, value, value_len);
+    memcpy(d + name_len + 2 + value_len, "\r\n", 3); /* with the NUL */
+    out->len += name_len + value_len + 4;
+}
+
+/* `v` in decimal (base 10) or hexadecimal (base 16). */
+static void put_number(lusty_buf_t *out, uint64_t v, unsigned base)
+{
+    char tmp[24];
+    size_t n = sizeof tmp;
+    do {
+        tmp[--n] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    lusty_buf_append(out, tmp + n, sizeof tmp - n);
+}
+
 int lusty_http_response_add_header(lusty_http_response_t *res, const char *name, const char *value)
 {
     if (res->head_sent || !name[0] || !clean(name) || !clean(value) || strpbrk(name, ": \t"))
         return LUSTY_EINVAL;
-    if (strcasecmp(name, "transfer-encoding") == 0 || strcasecmp(name, "connection") == 0)
+    size_t len = strlen(name);
+    if (NAME_IS(name, len, "transfer-encoding") || NAME_IS(name, len, "connection"))
         return LUSTY_EINVAL;
-    if (strcasecmp(name, "content-length") == 0) {
+    if (NAME_IS(name, len, "content-length")) {
         char *end = NULL;
         errno = 0;
         unsigned long long n = strtoull(value, &end, 10);
@@ -138,11 +174,11 @@ int lusty_http_response_add_header(lusty_http_response_t *res, const char *name,
         res->content_length = n;
         return 0; /* written by the framing code */
     }
-    if (strcasecmp(name, "date") == 0)
+    if (NAME_IS(name, len, "date"))
         res->has_date = true;
-    else if (strcasecmp(name, "server") == 0)
+    else if (NAME_IS(name, len, "server"))
         res->has_server = true;
-    lusty_buf_printf(&res->headers, "%s: %s\r\n", name, value);
+    put_line(&res->headers, name, len, value, strlen(value));
     return 0;
 }
 
@@ -165,18 +201,27 @@ static void build_head(lusty_http_response_t *res, lusty_buf_t *out)
     bool http10 = req->version_major == 1 && req->version_minor == 0;
     if (c->w->stopping)
         res->keep_alive = false;
-    lusty_buf_printf(out, "HTTP/1.1 %d %s\r\n", res->status, lusty_http_status_reason(res->status));
+    const char *reason = lusty_http_status_reason(res->status);
+    lusty_buf_append(out, "HTTP/1.1 ", 9);
+    put_number(out, (uint64_t)res->status, 10);
+    lusty_buf_putc(out, ' ');
+    lusty_buf_puts(out, reason);
+    lusty_buf_append(out, "\r\n", 2);
     if (!res->has_server)
-        lusty_buf_printf(out, "Server: %s\r\n", srv->cfg.server_name);
-    if (!res->has_date)
-        lusty_buf_printf(out, "Date: %s\r\n", lusty__http_worker_date(c->w));
+        put_line(out, "Server", 6, srv->cfg.server_name, strlen(srv->cfg.server_name));
+    if (!res->has_date) {
+        const char *date = lusty__http_worker_date(c->w);
+        put_line(out, "Date", 4, date, strlen(date));
+    }
     if (res->headers.len)
         lusty_buf_append(out, res->headers.data, res->headers.len);
     if (bodiless_status(res->status)) {
         res->has_length = true;
         res->content_length = 0;
     } else if (res->has_length) {
-        lusty_buf_printf(out, "Content-Length: %" PRIu64 "\r\n", res->content_length);
+        lusty_buf_append(out, "Content-Length: ", 16);
+        put_number(out, res->content_length, 10);
+        lusty_buf_append(out, "\r\n", 2);
     } else if (!http10) {
         res->chunked = true;
         lusty_buf_puts(out, "Transfer-Encoding: chunked\r\n");
@@ -203,8 +248,10 @@ static void frame_body(lusty_http_response_t *res, lusty_buf_t *out, const char 
     res->body_bytes += len;
     if (res->is_head || len == 0 || bodiless_status(res->status))
         return;
-    if (res->chunked)
-        lusty_buf_printf(out, "%zx\r\n", len);
+    if (res->chunked) {
+        put_number(out, len, 16);
+        lusty_buf_append(out, "\r\n", 2);
+    }
     lusty_buf_append(out, data, len);
     if (res->chunked)
         lusty_buf_puts(out, "\r\n");

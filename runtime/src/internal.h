@@ -98,6 +98,10 @@ struct lusty__http_conn_s {
     size_t in_pos, in_len;
     lusty_http_response_t res;
     lusty__timer_kind_t timer_kind;
+    /* Loop times (ms): when the current kind's time is up, and when the
+     * libuv timer is due. The timer is only moved when it would fire too
+     * late; one that fires early is set again (see arm() in http_conn.c). */
+    uint64_t deadline, timer_due;
     unsigned handles_open;   /* tcp and timer, until their close callbacks */
     unsigned pending_writes; /* uv_write requests in flight */
     unsigned nrequests;

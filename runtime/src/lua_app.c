@@ -22,10 +22,17 @@ static int host_results(lua_State *L)
     lua_rawgeti(L, LUA_REGISTRYINDEX, S->results_ref);
     lua_getfield(L, -1, "n");
     int depth = (int)lua_tointeger(L, -1);
-    if (depth > 0)
-        lua_rawgeti(L, -2, depth);
-    else
+    if (depth <= 0) {
         lua_pushnil(L);
+        return 1;
+    }
+    lua_rawgeti(L, -2, depth);
+    if (!lua_toboolean(L, -1)) {
+        /* The Lua publish loop makes its result table on first use. */
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, -5, depth);
+    }
     return 1;
 }
 

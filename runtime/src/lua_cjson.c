@@ -49,14 +49,28 @@ int lusty__lua_is_empty_array(lua_State *L, int idx)
  * Each function returns 0, or -1 with the error message pushed. */
 static int encode_value(lua_State *L, int idx, int depth, lusty_buf_t *b);
 
+/* Room for `n` more bytes (and the NUL) without a call when it is there. */
+static inline char *room(lusty_buf_t *b, size_t n)
+{
+    if (b->len + n >= b->cap)
+        lusty_buf_reserve(b, n);
+    return b->data + b->len;
+}
+
+static inline void put_char(lusty_buf_t *b, char c)
+{
+    room(b, 1)[0] = c;
+    b->len++;
+}
+
+
 static int encode_number(lua_State *L, double n, lusty_buf_t *b)
 {
     if (isnan(n) || isinf(n)) {
         lua_pushliteral(L, "Cannot serialise number: must not be NaN or Infinity");
         return -1;
     }
-    lusty_buf_reserve(b, 32);
-    char *out = b->data + b->len;
+    char *out = room(b, 32);
     if (n > -1e15 && n < 1e15 && n == (double)(long long)n) {
         /* The common case: digits by hand, no printf. */
         long long v = (long long)n;
@@ -79,22 +93,30 @@ static int encode_number(lua_State *L, double n, lusty_buf_t *b)
             len = snprintf(out, 32, "%.17g", n);
         b->len += (size_t)len;
     }
-    b->data[b->len] = '\0';
     return 0;
 }
+
+/* Bytes that JSON strings must escape: controls, '"' and '\'. */
+static const unsigned char escaped[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+};
 
 static void encode_string(lusty_buf_t *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     /* Worst case: every byte as \u00XX. */
-    lusty_buf_reserve(b, len * 6 + 2);
-    char *out = b->data + b->len;
+    char *out = room(b, len * 6 + 2);
     size_t o = 0;
     out[o++] = '"';
     size_t run = 0; /* start of the bytes not copied yet */
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (!escaped[c])
             continue;
         memcpy(out + o, s + run, i - run);
         o += i - run;
@@ -120,7 +142,6 @@ static void encode_string(lusty_buf_t *b, const char *s, size_t len)
     o += len - run;
     out[o++] = '"';
     b->len += o;
-    b->data[b->len] = '\0';
 }
 
 /* The table at `idx` as an array: returns its length, 0 when it is not
@@ -160,19 +181,19 @@ static int encode_table(lua_State *L, int idx, int depth, lusty_buf_t *b)
     if (n < 0)
         return -1;
     if (n > 0) {
-        lusty_buf_putc(b, '[');
+        put_char(b, '[');
         for (int i = 1; i <= (int)n; i++) {
             if (i > 1)
-                lusty_buf_putc(b, ',');
+                put_char(b, ',');
             lua_rawgeti(L, idx, i);
             if (encode_value(L, lua_gettop(L), depth + 1, b))
                 return -1;
             lua_pop(L, 1);
         }
-        lusty_buf_putc(b, ']');
+        put_char(b, ']');
         return 0;
     }
-    lusty_buf_putc(b, '{');
+    put_char(b, '{');
     bool first = true;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
@@ -183,7 +204,7 @@ static int encode_table(lua_State *L, int idx, int depth, lusty_buf_t *b)
             return -1;
         }
         if (!first)
-            lusty_buf_putc(b, ',');
+            put_char(b, ',');
         first = false;
         size_t klen;
         if (kt == LUA_TSTRING) {
@@ -196,12 +217,12 @@ static int encode_table(lua_State *L, int idx, int depth, lusty_buf_t *b)
             encode_string(b, key, klen);
             lua_pop(L, 1);
         }
-        lusty_buf_putc(b, ':');
+        put_char(b, ':');
         if (encode_value(L, lua_gettop(L), depth + 1, b))
             return -1;
         lua_pop(L, 1);
     }
-    lusty_buf_putc(b, '}');
+    put_char(b, '}');
     return 0;
 }
 static int encode_value(lua_State *L, int idx, int depth, lusty_buf_t *b)

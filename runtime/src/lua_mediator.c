@@ -577,14 +577,15 @@ static void setup_lua_loop(lua_State *L, lusty__lua_t *S, int methods)
     lua_setfield(L, -2, "cpublish");
     lua_pushcfunction(L, ffi_call);
     lua_setfield(L, -2, "call");
-    lua_call(L, 1, 2);
-    if (lua_isfunction(L, -2) && lua_isfunction(L, -1)) {
+    lua_call(L, 1, 3);
+    if (lua_isfunction(L, -3) && lua_isfunction(L, -2) && lua_isfunction(L, -1)) {
+        lua_setfield(L, methods, "publishSuffixed");
         lua_pushlightuserdata(L, (void *)&key_register);
         lua_insert(L, -2);
         lua_rawset(L, LUA_REGISTRYINDEX);
         lua_setfield(L, methods, "publish");
     } else {
-        lua_pop(L, 2);
+        lua_pop(L, 3);
     }
 }
 

@@ -38,7 +38,8 @@ local MAXP = 32
 -- The publish loop, compiled by setup() for ARGS = `a1` and ARGS = `...`.
 local LOOP = [=[
 local deps = ...
-local key, resolve, cpublish, call, msgh = deps.key, deps.resolve, deps.cpublish, deps.call, deps.msgh
+local key, resolve, resolveSuffixed, cpublish, call, msgh =
+  deps.key, deps.resolve, deps.resolveSuffixed, deps.cpublish, deps.call, deps.msgh
 local stack, rethrowingp = deps.stack, deps.rethrowingp
 local enter, leave, parent, count, sub_at, alive =
   deps.enter, deps.leave, deps.parent, deps.count, deps.sub_at, deps.alive
@@ -46,8 +47,11 @@ local type, rawget, tonumber, xpcall, error = type, rawget, tonumber, xpcall, er
 
 -- Runs subscriber table `sub` as lua_mediator.c's lua_sub_cb does: its
 -- predicate, then its fn, both read at call time and called with every
--- published value. Returns false when the publish must stop.
-local function invoke(sub, results, ARGS)
+-- published value; a value it returns goes to the result table of the
+-- publish at depth `d` of the results stack, made on first use (most
+-- pipeline publishes return nothing, and nobody reads their results).
+-- Returns false when the publish must stop.
+local function invoke(sub, d, ARGS)
   if type(sub) ~= 'table' then return true end
   local options = rawget(sub, 'options')
   if type(options) == 'table' then
@@ -69,7 +73,14 @@ local function invoke(sub, results, ARGS)
   else
     value, more = call(fn, ARGS)
   end
-  if value ~= nil then results[#results + 1] = value end
+  if value ~= nil then
+    local results = stack[d]
+    if not results then
+      results = {}
+      stack[d] = results
+    end
+    results[#results + 1] = value
+  end
   return more and true or false
 end
 
@@ -81,12 +92,12 @@ end
 -- subscribers are skipped (the bus is asked: they may have been removed
 -- from C), and so are those added since the publish started (ids >= gen).
 -- The bus is marked as publishing, so the channel pointers stay valid.
-local function rest(st, plan, i, results, gen, ARGS)
+local function rest(st, plan, i, d, gen, ARGS)
   local bus, subs = st.bus, st.subs
   local c = plan.chan[i]
   for j = i + 1, plan.last[i] do
     local id = plan[j]
-    if alive(bus, id) ~= 0 and not invoke(subs[id], results, ARGS) then return end
+    if alive(bus, id) ~= 0 and not invoke(subs[id], d, ARGS) then return end
   end
   c = parent(c)
   while c ~= nil do
@@ -97,7 +108,7 @@ local function rest(st, plan, i, results, gen, ARGS)
       local id = snap[x]
       -- An id below gen was on the plan, so it is a Lua subscriber.
       if id > 0 and id < gen and alive(bus, id) ~= 0
-        and not invoke(subs[id], results, ARGS) then
+        and not invoke(subs[id], d, ARGS) then
         return
       end
     end
@@ -105,55 +116,74 @@ local function rest(st, plan, i, results, gen, ARGS)
   end
 end
 
--- Runs the plan while the bus stays unchanged. The loop lives in this
--- function, and each subscriber runs under its own xpcall (as the C publish
--- runs each under lua_pcall): a compiled loop may return to a Lua frame,
--- not to a pcall frame, so a loop inside a function called by xpcall would
--- send every exit back to the interpreter.
-return function(self, channel, ARGS)
+-- Runs the plan while the bus stays unchanged; returns its result table
+-- (nil when no subscriber gave a value and nobody asked for the table).
+-- The loop lives in this function, and each subscriber runs under its own
+-- xpcall (as the C publish runs each under lua_pcall): a compiled loop may
+-- return to a Lua frame, not to a pcall frame, so a loop inside a function
+-- called by xpcall would send every exit back to the interpreter.
+local function run(st, plan, ARGS)
+  local n = plan.n
+  if n == 0 then return nil end
+  -- As publish() in lua_mediator.c: a slot on the results stack, where
+  -- lusty.host.results() finds (or makes) the result table.
+  local d = stack.n + 1
+  stack.n = d
+  stack[d] = false
+  -- The counter the plan is valid for: a nested publish may move st.mut.
+  local mut = st.mut
+  enter(st.bus)
+  -- Few locals live across the subscriber calls: LuaJIT compiles each
+  -- subscriber of a plan as a side trace of this loop, and a side trace
+  -- with many live values fails to compile ("register coalescing too
+  -- complex"), leaving that subscriber to the interpreter.
+  local i, ok, more = 0, true, nil
+  repeat
+    i = i + 1
+    ok, more = xpcall(invoke, msgh, st.subs[plan[i]], d, ARGS)
+  until not (ok and more and i < n and st.mutp[0] == mut)
+  if ok and more and i < n then
+    -- The subscriber at i changed the bus: the rest follows its rules.
+    -- The bus's next id when the publish started is plan.gen (a subscribe
+    -- moves the counter, so it has not changed since the plan was made).
+    ok, more = xpcall(rest, msgh, st, plan, i, d, plan.gen, ARGS)
+  end
+  leave(st.bus)
+  local results = stack[d]
+  stack[d] = nil
+  stack.n = d - 1
+  if not ok then
+    -- The same value goes on up, with the traceback of where it was raised.
+    rethrowingp[0] = 1
+    error(more, 0)
+  end
+  return results or nil
+end
+
+-- mediator:publish(channel, ...) -> results
+local function publish(self, channel, ARGS)
   local st = type(self) == 'table' and rawget(self, key)
   local plan
   if st then plan = resolve(st, channel) end
   if plan == nil then return cpublish(self, channel, ARGS) end
-  local results = {}
-  local n = plan.n
-  if n == 0 then return results end
-  -- The counter the plan is valid for (a nested publish may move st.mut),
-  -- and the bus's next id when the plan was made, which is still the next
-  -- id now: a subscribe moves the counter.
-  local mut, gen = st.mut, plan.gen
-  -- As publish() in lua_mediator.c: the result table where
-  -- lusty.host.results() finds it.
-  local d = stack.n + 1
-  stack.n = d
-  stack[d] = results
-  local bus = st.bus
-  enter(bus)
-  local subs, mutp = st.subs, st.mutp
-  local done, err = true, nil
-  for i = 1, n do
-    local more
-    done, more = xpcall(invoke, msgh, subs[plan[i]], results, ARGS)
-    if not done then
-      err = more
-      break
-    end
-    if not more then break end
-    if mutp[0] ~= mut then
-      done, err = xpcall(rest, msgh, st, plan, i, results, gen, ARGS)
-      break
-    end
-  end
-  leave(bus)
-  stack[d] = nil
-  stack.n = d - 1
-  if not done then
-    -- The same value goes on up, with the traceback of where it was raised.
-    rethrowingp[0] = 1
-    error(err, 0)
-  end
-  return results
+  return run(st, plan, ARGS) or {}
 end
+
+-- mediator:publishSuffixed(names, suffix, ...): for the request pipeline.
+-- When the channel `names` extended by `suffix` (two arrays of strings)
+-- was published on before and the bus has not changed since, publishes
+-- there without making the joined array and returns true; otherwise does
+-- nothing and returns false, and the caller publishes as usual (which
+-- caches the name). The results are dropped.
+local function publishSuffixed(self, names, suffix, ARGS)
+  local st = type(self) == 'table' and rawget(self, key)
+  local plan = st and resolveSuffixed(st, names, suffix)
+  if plan == nil then return false end
+  run(st, plan, ARGS)
+  return true
+end
+
+return publish, publishSuffixed
 ]=]
 -- So that tracebacks give this file's line numbers: the first line of LOOP.
 local LOOP_LINE = debug.getinfo(1, 'l').currentline - select(2, LOOP:gsub('\n', '')) - 1
@@ -169,7 +199,8 @@ local LOOP_LINE = debug.getinfo(1, 'l').currentline - select(2, LOOP:gsub('\n', 
 --   cpublish    the C mediator:publish, for what this loop does not handle
 --   call        function(f, ...): calls f as lua_call would (for values
 --               that are not functions: same behaviour, same error message)
--- Returns publish(self, channel, ...) and register(mediator, bus, subs), or
+-- Returns publish(self, channel, ...), register(mediator, bus, subs) and
+-- publishSuffixed(self, names, suffix, ...), or
 -- nothing when LuaJIT's FFI is missing (the C publish then stays).
 function M.setup(cfg)
   if not ffi then return end
@@ -277,6 +308,28 @@ function M.setup(cfg)
   local MAXNAMES = 1024
   local PLAN = true -- the key of a trie node's plan (parts are strings)
 
+  -- The trie node under `node` for the strings of array `parts`, or nil.
+  local function descend(node, parts)
+    for i = 1, #parts do
+      local p = parts[i]
+      if type(p) ~= 'string' then return nil end
+      node = node[p]
+      if node == nil then return nil end
+    end
+    return node
+  end
+
+  -- The plan of `names` extended by `suffix` when that channel is in the
+  -- trie (published on since the bus last changed), else nil.
+  local function resolveSuffixed(st, names, suffix)
+    if st.mut ~= st.mutp[0] then return nil end
+    local node = descend(st.trie, names)
+    node = node and descend(node, suffix)
+    local plan = node and node[PLAN]
+    if plan == nil or plan.c then return nil end
+    return plan
+  end
+
   -- The plan a publish on `channel` runs, or nil when the C publish must
   -- run it (parts that are not strings, too many parts, C subscribers).
   -- Valid while st.mut is the bus's counter.
@@ -289,11 +342,7 @@ function M.setup(cfg)
     local kind = type(channel)
     local plan
     if kind == 'table' then
-      local node = st.trie
-      for i = 1, #channel do
-        node = node[channel[i]]
-        if node == nil then break end
-      end
+      local node = descend(st.trie, channel)
       plan = node and node[PLAN]
       if plan == nil then
         plan = find(st, channel, kind)
@@ -334,7 +383,8 @@ function M.setup(cfg)
   end
 
   local deps = {
-    key = key, resolve = resolve, cpublish = cpublish, call = call, msgh = msgh,
+    key = key, resolve = resolve, resolveSuffixed = resolveSuffixed,
+    cpublish = cpublish, call = call, msgh = msgh,
     stack = stack, rethrowingp = rethrowingp, enter = enter, leave = leave, parent = parent,
     count = count, sub_at = sub_at, alive = alive,
   }
@@ -343,8 +393,10 @@ function M.setup(cfg)
   -- one source: for exactly one published value (a request context, the
   -- common case) with ARGS = `a1`, and for any number with ARGS = `...`.
   local pad = ('\n'):rep(LOOP_LINE - 1)
-  local one = assert(loadstring(pad .. LOOP:gsub('ARGS', 'a1'), '@<builtin>/lusty/bus_ffi.lua'))(deps)
-  local any = assert(loadstring(pad .. LOOP:gsub('ARGS', '...'), '@<builtin>/lusty/bus_ffi.lua'))(deps)
+  local one, oneSuffixed =
+    assert(loadstring(pad .. LOOP:gsub('ARGS', 'a1'), '@<builtin>/lusty/bus_ffi.lua'))(deps)
+  local any, anySuffixed =
+    assert(loadstring(pad .. LOOP:gsub('ARGS', '...'), '@<builtin>/lusty/bus_ffi.lua'))(deps)
 
   -- mediator:publish(channel, ...) -> results
   local function publish(self, channel, ...)
@@ -352,7 +404,12 @@ function M.setup(cfg)
     return any(self, channel, ...)
   end
 
-  return publish, register
+  local function publishSuffixed(self, names, suffix, ...)
+    if select('#', ...) == 1 then return oneSuffixed(self, names, suffix, (...)) end
+    return anySuffixed(self, names, suffix, ...)
+  end
+
+  return publish, register, publishSuffixed
 end
 
 return M

@@ -95,6 +95,25 @@ function App:addContext(name, config)
   return fn
 end
 
+-- One publisher of the pipeline: App.publish, but when the app's bus has
+-- the loop's publishSuffixed (lusty.bus_ffi) and the extended channel was
+-- seen before, without making the joined array, and the results (which the
+-- pipeline drops) are not collected. An app that replaced lusty.publish
+-- keeps getting every publish.
+local function publishRequest(self, channel, context)
+  local event = self.event
+  local suffix = type(context) == 'table' and context.suffix
+  if self.publish == App.publish and type(suffix) == 'table' and type(event) == 'table' then
+    local fast = event.publishSuffixed
+    if fast then
+      local from = channel
+      if type(channel) == 'string' then from = names(channel) end
+      if type(from) == 'table' and fast(event, from, suffix, context) then return end
+    end
+  end
+  return self:publish(channel, context)
+end
+
 local function addError(context, err, trace)
   local errors = rawget(context, 'error')
   if type(errors) ~= 'table' then
@@ -125,7 +144,7 @@ function App:request(context)
   end
   local publishers = self.publishers
   for i = 1, #publishers do
-    local ok, err = xpcall(self.publish, msgh, self, publishers[i], context)
+    local ok, err = xpcall(publishRequest, msgh, self, publishers[i], context)
     if not ok then addError(context, err, hostTrace(err)) end
   end
   return context
