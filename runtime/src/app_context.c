@@ -300,12 +300,27 @@ void lusty__app_push_context(lusty_app_worker_t *w, lusty__app_gen_t *g,
     } else {
         lua_pushstring(L, app->host);
     }
-    int host = lua_gettop(L);
+    size_t host_len;
+    const char *host = lua_tolstring(L, -1, &host_len);
     lua_pushinteger(L, port);
-    if (port == 80)
-        lua_pushfstring(L, "http://%s%s", lua_tostring(L, host), path);
-    else
-        lua_pushfstring(L, "http://%s:%d%s", lua_tostring(L, host), port, path);
+    /* url: http://host[:port]path, put together by hand (lua_pushfstring
+     * formats through a slower general path). */
+    lusty_buf_clear(&tmp);
+    lusty_buf_append(&tmp, "http://", 7);
+    lusty_buf_append(&tmp, host, host_len);
+    if (port != 80) {
+        char digits[12];
+        size_t n = sizeof digits;
+        unsigned v = port > 0 ? (unsigned)port : 0;
+        do {
+            digits[--n] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        digits[--n] = ':';
+        lusty_buf_append(&tmp, digits + n, sizeof digits - n);
+    }
+    lusty_buf_append(&tmp, path, path_len);
+    lua_pushlstring(L, tmp.data, tmp.len);
     lua_pushstring(L, req->query);
     push_form(L, &tmp, req->query, strlen(req->query));
     lua_createtable(L, 0, (int)req->nheaders);
