@@ -47,7 +47,9 @@ void cli_template_search_path(cli_path_list_t *out)
         lusty_free(user);
     }
     /* An installed tree can be moved as a whole: look beside the binary
-     * (bin/../share/lusty/templates) before the configured prefix. */
+     * before the configured prefix. The binary is lusty-cli, in
+     * libexec/lusty/ (libexec/lusty/../../share/lusty/templates), or in a
+     * build tree. */
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n > 0) {
@@ -55,11 +57,15 @@ void cli_template_search_path(cli_path_list_t *out)
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = '\0';
-            char *rel = lusty_asprintf("%s/../share/lusty/templates", exe);
-            char resolved[PATH_MAX];
-            if (realpath(rel, resolved))
-                push_if_new(out, resolved);
-            lusty_free(rel);
+            const char *const layouts[] = {"%s/../../share/lusty/templates",
+                                           "%s/../share/lusty/templates"};
+            for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
+                char *rel = lusty_asprintf(layouts[i], exe);
+                char resolved[PATH_MAX];
+                if (realpath(rel, resolved))
+                    push_if_new(out, resolved);
+                lusty_free(rel);
+            }
         }
     }
     push_if_new(out, LUSTY_INSTALL_TEMPLATES_DIR);

@@ -93,3 +93,19 @@ hint: did you mean '--port'?"
     run script -qec "env NO_COLOR=1 $LUSTY_BIN inti" /dev/null
     [[ "$output" != *$'\033'* ]]
 }
+
+@test "lusty itself loads only libc and runs the command in lusty-cli, same PID" {
+    run -0 ldd "$LUSTY_BIN"
+    refute_output --regexp 'libgit2|libcurl|libarchive|libcrypto|libluajit|libuv'
+    # exec keeps the PID: the process that runs the command is the one started.
+    run -0 --separate-stderr bash -c 'echo $$; exec "$1" exec -e "print(io.open(\"/proc/self/stat\"):read(\"*n\"))"' _ "$LUSTY_BIN"
+    [ "${lines[0]}" = "${lines[1]}" ]
+}
+
+@test "lusty without lusty-cli beside it says what is missing" {
+    mkdir -p "$BATS_TEST_TMPDIR/alone/bin"
+    cp "$LUSTY_BIN" "$BATS_TEST_TMPDIR/alone/bin/lusty"
+    run -1 --separate-stderr "$BATS_TEST_TMPDIR/alone/bin/lusty" --version
+    assert_equal "${stderr_lines[0]}" "lusty: error: cannot find 'lusty-cli' beside '$BATS_TEST_TMPDIR/alone/bin/lusty' or in its ../libexec/lusty/"
+    [[ "${stderr_lines[1]}" == hint:* ]]
+}

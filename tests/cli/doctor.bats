@@ -184,9 +184,9 @@ PY
 }
 
 @test "a missing MongoDB probe is reported, not a crash" {
-    # A copy of lusty alone, without its helper programs beside it.
+    # A copy of lusty and lusty-cli, without the other helper programs.
     mkdir -p "$BATS_TEST_TMPDIR/alone/bin"
-    cp "$LUSTY_BIN" "$BATS_TEST_TMPDIR/alone/bin/lusty"
+    cp "$LUSTY_BIN" "$(dirname "$LUSTY_BIN")/lusty-cli" "$BATS_TEST_TMPDIR/alone/bin/"
     run -0 --separate-stderr "$BATS_TEST_TMPDIR/alone/bin/lusty" doctor --mongodb-uri mongodb://127.0.0.1:1
     [[ "$stderr" == *"lusty-mongo-ping, which makes the check, is not installed"* ]]
 }

@@ -12,6 +12,7 @@ setup() {
 
 @test "everything is installed in its standard place" {
     assert_file_executable "$prefix/bin/lusty"
+    assert_file_executable "$prefix/libexec/lusty/lusty-cli"
     assert_file_executable "$prefix/libexec/lusty/lusty-serve"
     assert_file_executable "$prefix/libexec/lusty/lusty-mongo-ping"
     for t in default api minimal; do

@@ -555,7 +555,7 @@ PY
 
 @test "LUSTY_NO_LEAN_SERVER serves in-process from lusty itself" {
     LUSTY_NO_LEAN_SERVER=1 start_server --quiet
-    assert_equal "$(readlink /proc/$SERVER_PID/exe)" "$(readlink -f "$LUSTY_BIN")"
+    assert_equal "$(readlink /proc/$SERVER_PID/exe)" "$(readlink -f "$(dirname "$LUSTY_BIN")/lusty-cli")"
     run -0 curl -sS --max-time 5 "http://127.0.0.1:$PORT/static/hello.txt"
     assert_output 'hello static'
     stop_server TERM 0
