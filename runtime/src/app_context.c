@@ -1,5 +1,6 @@
-/* The request context of contract section 4, built in C in one go (no call
- * into Lua), the response functions handlers call (send, flush, end), and
+/* The request context of contract section 4 (C decodes the values and makes
+ * the variable tables, runtime/lua/lusty/context_builder.lua the fixed
+ * ones), the response functions handlers call (send, flush, end), and
  * writing the response once the pipeline has run. */
 #include "app_internal.h"
 
@@ -274,7 +275,7 @@ void lusty__app_gen_prepare(lusty__app_gen_t *g, lusty_app_worker_t *w)
 /* ---- the context ---- */
 
 void lusty__app_push_context(lusty_app_worker_t *w, lusty__app_gen_t *g,
-                            const lusty_http_request_t *req)
+                             const lusty_http_request_t *req)
 {
     lusty_app_t *app = w->app;
     lua_State *L = lusty_lua_host_state(g->host);
