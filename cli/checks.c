@@ -6,6 +6,7 @@
 #include "fs.h"
 #include "libexec.h"
 #include "lock.h"
+#include "opt.h"
 #include "lusty/alloc.h"
 #include "lusty/buf.h"
 #include "term.h"
@@ -374,17 +375,33 @@ cJSON *cli_checks_to_json(const cli_checks_t *c)
     return root;
 }
 
-void cli_checks_prepare(cli_checks_t *c, const cJSON *manifest, const char *uri_opt,
-                        int timeout_ms, bool require, bool skip, const char **host_out,
-                        int *port_out)
+int cli_mongodb_opt(cli_mongodb_opts_t *m, int id, const char *value)
+{
+    switch (id) {
+    case CLI_OPT_MONGODB_URI: m->uri = value; return 1;
+    case CLI_OPT_MONGODB_TIMEOUT:
+        if (!cli_parse_seconds(value, 600, &m->timeout_ms)) {
+            cli_error("invalid --mongodb-timeout '%s': use seconds, more than 0, at most 600",
+                      value);
+            return -1;
+        }
+        return 1;
+    case CLI_OPT_REQUIRE_MONGODB: m->require = true; return 1;
+    case CLI_OPT_SKIP_MONGODB: m->skip = true; return 1;
+    default: return 0;
+    }
+}
+
+void cli_checks_prepare(cli_checks_t *c, const cJSON *manifest, const cli_mongodb_opts_t *opts,
+                        const char **host_out, int *port_out)
 {
     const cJSON *mongo = cJSON_GetObjectItemCaseSensitive(manifest, "mongodb");
     const cJSON *uri = cJSON_GetObjectItemCaseSensitive(mongo, "uri");
     const cJSON *required = cJSON_GetObjectItemCaseSensitive(mongo, "required");
     const char *env = getenv("LUSTY_MONGODB_URI");
     cli_mongo_check_t *m = &c->mongodb;
-    if (uri_opt) {
-        m->uri = uri_opt;
+    if (opts->uri) {
+        m->uri = opts->uri;
         m->uri_source = "--mongodb-uri";
     } else if (env && env[0]) {
         m->uri = env;
@@ -396,9 +413,9 @@ void cli_checks_prepare(cli_checks_t *c, const cJSON *manifest, const char *uri_
         m->uri = "mongodb://127.0.0.1:27017";
         m->uri_source = "default";
     }
-    m->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
-    m->required = require || cJSON_IsTrue(required);
-    m->skip = skip;
+    m->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 2000;
+    m->required = opts->require || cJSON_IsTrue(required);
+    m->skip = opts->skip;
 
     *host_out = NULL;
     *port_out = 0;

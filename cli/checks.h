@@ -52,13 +52,42 @@ typedef struct {
     cli_port_check_t port;
 } cli_checks_t;
 
-/* Fills the MongoDB inputs from the options (NULL/0/false when not given),
- * LUSTY_MONGODB_URI and the manifest's "mongodb" object (may be NULL), in
- * that order, and returns the server address from the manifest's "server"
- * (host NULL without a manifest). */
-void cli_checks_prepare(cli_checks_t *c, const struct cJSON *manifest, const char *uri_opt,
-                        int timeout_ms, bool require, bool skip, const char **host_out,
-                        int *port_out);
+/* The MongoDB options that bootstrap and doctor share: one table entry
+ * list, one parser. Their ids are above any command's own. */
+typedef struct {
+    const char *uri; /* --mongodb-uri, or NULL */
+    int timeout_ms;  /* --mongodb-timeout, or 0 */
+    bool require, skip;
+} cli_mongodb_opts_t;
+
+enum {
+    CLI_OPT_MONGODB_URI = 100,
+    CLI_OPT_MONGODB_TIMEOUT,
+    CLI_OPT_REQUIRE_MONGODB,
+    CLI_OPT_SKIP_MONGODB,
+};
+
+/* The entries of an option table (cli_opt_t) for the options above. */
+#define CLI_MONGODB_OPTIONS                                                                         \
+    {"mongodb-uri", 0, "URI", "MongoDB to check (default: $LUSTY_MONGODB_URI, lusty.json)",        \
+     CLI_OPT_MONGODB_URI},                                                                          \
+        {"mongodb-timeout", 0, "SECONDS", "How long to wait for MongoDB (default: 2)",              \
+         CLI_OPT_MONGODB_TIMEOUT},                                                                  \
+        {"require-mongodb", 0, NULL, "Fail when MongoDB cannot be reached",                         \
+         CLI_OPT_REQUIRE_MONGODB},                                                                  \
+        {"skip-mongodb", 0, NULL, "Do not check MongoDB", CLI_OPT_SKIP_MONGODB}
+
+/* Takes option `id` (with `value`) into `m` when it is a MongoDB option.
+ * Returns 1 when it was one, 0 when not, and -1 for a bad value (reported:
+ * a usage error). */
+int cli_mongodb_opt(cli_mongodb_opts_t *m, int id, const char *value);
+
+/* Fills the MongoDB inputs from the options, LUSTY_MONGODB_URI and the
+ * manifest's "mongodb" object (may be NULL), in that order, and returns the
+ * server address from the manifest's "server" (host NULL without a
+ * manifest). */
+void cli_checks_prepare(cli_checks_t *c, const struct cJSON *manifest,
+                        const cli_mongodb_opts_t *opts, const char **host_out, int *port_out);
 
 /* Runs every check. `host` NULL skips the port check. The MongoDB driver is
  * initialised and cleaned up inside: call this once per process. */

@@ -32,10 +32,6 @@ enum {
     OPT_FROZEN,
     OPT_OFFLINE,
     OPT_FORCE,
-    OPT_MONGODB_URI,
-    OPT_MONGODB_TIMEOUT,
-    OPT_REQUIRE_MONGODB,
-    OPT_SKIP_MONGODB,
     OPT_JSON,
     OPT_QUIET,
 };
@@ -47,10 +43,7 @@ static const cli_opt_t options[] = {
     {"frozen", 0, NULL, "Fail if lusty.lock is missing or disagrees with lusty.json", OPT_FROZEN},
     {"offline", 0, NULL, "Never touch the network; say what is missing", OPT_OFFLINE},
     {"force", 'f', NULL, "Replace handler folders even when they have local changes", OPT_FORCE},
-    {"mongodb-uri", 0, "URI", "MongoDB to check (default: $LUSTY_MONGODB_URI, lusty.json)", OPT_MONGODB_URI},
-    {"mongodb-timeout", 0, "SECONDS", "How long to wait for MongoDB (default: 2)", OPT_MONGODB_TIMEOUT},
-    {"require-mongodb", 0, NULL, "Fail when MongoDB cannot be reached", OPT_REQUIRE_MONGODB},
-    {"skip-mongodb", 0, NULL, "Do not check MongoDB", OPT_SKIP_MONGODB},
+    CLI_MONGODB_OPTIONS,
     {"json", 0, NULL, "Print the report as JSON on stdout", OPT_JSON},
     {"quiet", 'q', NULL, "Print nothing but warnings and errors", OPT_QUIET},
     {NULL, 0, NULL, NULL, 0},
@@ -77,9 +70,7 @@ typedef struct {
     size_t nupdate;
     long jobs;
     bool update, frozen, offline, force, json, quiet;
-    const char *mongodb_uri;
-    int mongodb_timeout_ms;
-    bool require_mongodb, skip_mongodb;
+    cli_mongodb_opts_t mongodb;
 } boot_args_t;
 
 /* What happens to one handler. */
@@ -471,8 +462,7 @@ static int run_bootstrap(const boot_args_t *a)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     checks_run_t check_run = {.checks = &checks};
-    cli_checks_prepare(&checks, proj->manifest, a->mongodb_uri, a->mongodb_timeout_ms,
-                       a->require_mongodb, a->skip_mongodb, &check_run.host, &check_run.port);
+    cli_checks_prepare(&checks, proj->manifest, &a->mongodb, &check_run.host, &check_run.port);
     pthread_t check_thread;
     bool checking = njobs > 0 && pthread_create(&check_thread, NULL, run_checks, &check_run) == 0;
     cli_fetch_run(jobs, njobs, (int)a->jobs, tty, show ? on_job_done : NULL, &all);
@@ -593,19 +583,13 @@ int cmd_bootstrap(int argc, char **argv)
         case OPT_FROZEN: a.frozen = true; break;
         case OPT_OFFLINE: a.offline = true; break;
         case OPT_FORCE: a.force = true; break;
-        case OPT_MONGODB_URI: a.mongodb_uri = p.value; break;
-        case OPT_MONGODB_TIMEOUT:
-            if (!cli_parse_seconds(p.value, 600, &a.mongodb_timeout_ms)) {
-                cli_error("invalid --mongodb-timeout '%s': use seconds, more than 0, at most 600",
-                          p.value);
+        case OPT_JSON: a.json = true; break;
+        case OPT_QUIET: a.quiet = true; break;
+        default: /* the MongoDB options */
+            if (cli_mongodb_opt(&a.mongodb, id, p.value) < 0) {
                 rc = CLI_EXIT_USAGE;
                 goto done;
             }
-            break;
-        case OPT_REQUIRE_MONGODB: a.require_mongodb = true; break;
-        case OPT_SKIP_MONGODB: a.skip_mongodb = true; break;
-        case OPT_JSON: a.json = true; break;
-        case OPT_QUIET: a.quiet = true; break;
         }
     }
     /* Arguments before --update name the folder, those after it handlers. */
@@ -627,7 +611,7 @@ int cmd_bootstrap(int argc, char **argv)
     a.nupdate = (size_t)(p.nargs - ndirs);
     const char *conflict = a.update && a.frozen    ? "--update and --frozen"
                            : a.update && a.offline ? "--update and --offline"
-                           : a.skip_mongodb && a.require_mongodb
+                           : a.mongodb.skip && a.mongodb.require
                                ? "--skip-mongodb and --require-mongodb"
                                : NULL;
     if (conflict) {

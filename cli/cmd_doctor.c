@@ -18,18 +18,11 @@
 #include <string.h>
 
 enum {
-    OPT_MONGODB_URI = 1,
-    OPT_MONGODB_TIMEOUT,
-    OPT_REQUIRE_MONGODB,
-    OPT_SKIP_MONGODB,
-    OPT_JSON,
+    OPT_JSON = 1,
 };
 
 static const cli_opt_t options[] = {
-    {"mongodb-uri", 0, "URI", "MongoDB to check (default: $LUSTY_MONGODB_URI, lusty.json)", OPT_MONGODB_URI},
-    {"mongodb-timeout", 0, "SECONDS", "How long to wait for MongoDB (default: 2)", OPT_MONGODB_TIMEOUT},
-    {"require-mongodb", 0, NULL, "Fail when MongoDB cannot be reached", OPT_REQUIRE_MONGODB},
-    {"skip-mongodb", 0, NULL, "Do not check MongoDB", OPT_SKIP_MONGODB},
+    CLI_MONGODB_OPTIONS,
     {"json", 0, NULL, "Print the report as JSON on stdout", OPT_JSON},
     {NULL, 0, NULL, NULL, 0},
 };
@@ -77,9 +70,9 @@ static const char *state_text(const char *state)
 }
 
 typedef struct {
-    const char *dir, *mongodb_uri;
-    int timeout_ms;
-    bool require, skip, json;
+    const char *dir;
+    cli_mongodb_opts_t mongodb;
+    bool json;
 } doctor_args_t;
 
 static int run_doctor(const doctor_args_t *a)
@@ -156,8 +149,7 @@ static int run_doctor(const doctor_args_t *a)
 
     const char *host = NULL;
     int port = 0;
-    cli_checks_prepare(&checks, proj ? proj->manifest : NULL, a->mongodb_uri, a->timeout_ms,
-                       a->require, a->skip, &host, &port);
+    cli_checks_prepare(&checks, proj ? proj->manifest : NULL, &a->mongodb, &host, &port);
     cli_checks_run(&checks, host, port);
     if (a->json)
         cli_checks_print_problems(&checks);
@@ -204,18 +196,12 @@ int cmd_doctor(int argc, char **argv)
         switch (id) {
         case CLI_OPT_HELP: goto done;
         case CLI_OPT_ERROR: rc = CLI_EXIT_USAGE; goto done;
-        case OPT_MONGODB_URI: a.mongodb_uri = p.value; break;
-        case OPT_MONGODB_TIMEOUT:
-            if (!cli_parse_seconds(p.value, 600, &a.timeout_ms)) {
-                cli_error("invalid --mongodb-timeout '%s': use seconds, more than 0, at most 600",
-                          p.value);
+        case OPT_JSON: a.json = true; break;
+        default: /* the MongoDB options */
+            if (cli_mongodb_opt(&a.mongodb, id, p.value) < 0) {
                 rc = CLI_EXIT_USAGE;
                 goto done;
             }
-            break;
-        case OPT_REQUIRE_MONGODB: a.require = true; break;
-        case OPT_SKIP_MONGODB: a.skip = true; break;
-        case OPT_JSON: a.json = true; break;
         }
     }
     if (p.nargs > 1) {
@@ -225,7 +211,7 @@ int cmd_doctor(int argc, char **argv)
     }
     if (p.nargs == 1)
         a.dir = p.args[0];
-    if (a.skip && a.require) {
+    if (a.mongodb.skip && a.mongodb.require) {
         cli_error("--skip-mongodb and --require-mongodb cannot be used together");
         rc = CLI_EXIT_USAGE;
         goto done;
