@@ -2,7 +2,7 @@
  * whose size comes from the first input byte (requests arrive split across
  * reads), every complete request taken and the parser moved on, as the
  * server does. Checks the parser's promises on top of the sanitizers'. */
-#include "internal.h"
+#include "http_internal.h"
 
 #include <assert.h>
 #include <stdint.h>

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "../../runtime/src/internal.h"
+#include "../../runtime/src/http/http_internal.h"
 #include "lusty/alloc.h"
 
 #include <string.h>

@@ -6,7 +6,7 @@
  * and no loop ever touches another's handles; the only cross-thread calls
  * are uv_async_send() to ask a worker to stop and to tell the caller's loop
  * that every worker has finished. */
-#include "internal.h"
+#include "http_internal.h"
 
 #include "lusty/alloc.h"
 #include "lusty/error.h"

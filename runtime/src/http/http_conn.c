@@ -5,7 +5,7 @@
  * requests wait in the kernel (and in our read buffer) until the previous
  * response has been written out, which keeps responses in order and puts
  * back-pressure on clients that send faster than they read. */
-#include "internal.h"
+#include "http_internal.h"
 
 #include "lusty/alloc.h"
 #include "lusty/log.h"

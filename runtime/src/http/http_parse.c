@@ -7,7 +7,7 @@
  * header lines), because http-parser hands them over in pieces that may
  * straddle reads. Header positions are kept as offsets while the buffers
  * grow and turned into pointers once the head is complete. */
-#include "internal.h"
+#include "http_internal.h"
 
 #include "lusty/alloc.h"
 #include "lusty/buf.h"

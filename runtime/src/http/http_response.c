@@ -4,7 +4,7 @@
  * body is known (lusty_http_response_end() without earlier writes, files,
  * or a length the handler set), chunked for streamed bodies of HTTP/1.1,
  * and for HTTP/1.0 clients a body delimited by closing the connection. */
-#include "internal.h"
+#include "http_internal.h"
 
 #include "lusty/alloc.h"
 #include "lusty/error.h"
