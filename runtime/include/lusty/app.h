@@ -96,8 +96,12 @@ void lusty_app_stop(lusty_app_t *app);
 int lusty_app_worker_new(lusty_app_worker_t **out, lusty_app_t *app, uv_loop_t *loop);
 void lusty_app_worker_free(lusty_app_worker_t *w);
 
+/* Requests of the worker in flight (running or waiting). */
+size_t lusty_app_worker_in_flight(const lusty_app_worker_t *w);
+
 /* Serves one request through the app (a lusty_http_handler_cb with the
- * worker as data). Always ends the response. */
+ * worker as data). Always ends the response, at once or, when the request
+ * waits (lusty.sleep, the store), later on the worker's loop. */
 void lusty_app_worker_handle(void *worker, const lusty_http_request_t *req,
                              lusty_http_response_t *res);
 

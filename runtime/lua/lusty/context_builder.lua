@@ -1,5 +1,7 @@
--- Makes the request context of contract section 4 for the server
--- (internal: runtime/src/app_context.c calls it once per request).
+-- What each request's task runs on the server (internal: the runtime's
+-- app_request.c starts it): makes the request context of contract section 4,
+-- runs the app's pipeline on it, and returns the context and the response
+-- for the runtime to write.
 --
 -- C gathers the values (decoded path, host, port, url, the header, query,
 -- params and suffix tables) and this function makes the fixed tables. Their
@@ -7,13 +9,18 @@
 -- where setting the same fields one C API call at a time (each interning
 -- its key string) cost a quarter of a small JSON request.
 --
---   local build = require('lusty.context_builder')(mt, send, flush, finish)
---   local context, response = build(method, uri, host, port, url,
---     queryString, query, headers, body, params, suffix)
+--   local serve = require('lusty.context_builder')(mt, bind)
+--   local context, response = serve(app, box, send, flush, finish, method,
+--     uri, host, port, url, queryString, query, headers, body, params, suffix)
+--
+-- `send`, `flush` and `finish` are the request's own response functions;
+-- bind(box, response) tells them which table is the response. The pipeline
+-- may wait (lusty.sleep, the store): this runs on the request's coroutine.
 local setmetatable = setmetatable
 
-return function(mt, send, flush, finish)
-  return function(method, uri, host, port, url, queryString, query, headers, body, params, suffix)
+return function(mt, bind)
+  return function(app, box, send, flush, finish, method, uri, host, port, url, queryString,
+                  query, headers, body, params, suffix)
     local response = { status = 200, headers = {}, send = send, flush = flush, ['end'] = finish }
     local context = {
       request = {
@@ -25,6 +32,9 @@ return function(mt, send, flush, finish)
       output = {},
       suffix = suffix,
     }
-    return setmetatable(context, mt), response
+    setmetatable(context, mt)
+    bind(box, response)
+    app.request(app, context)
+    return context, response
   end
 end

@@ -62,6 +62,13 @@ end
 local App = {}
 App.__index = App
 
+-- Waiting (runtime/src/lua/lua_task.c): lusty.sleep(seconds) suspends the
+-- request (or timer) that calls it while the worker serves others;
+-- lusty.timer(delay, fn, ...) runs fn(...) later, outside any request.
+local task = require 'lusty.task'
+App.sleep = task.sleep
+App.timer = task.timer
+
 -- Subscribes handler module `name` (loaded with `channel` and `config`
 -- injected) on `channel`; returns the subscriber.
 function App:subscribe(channel, name, config)

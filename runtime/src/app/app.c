@@ -1,7 +1,7 @@
 /* The app served over HTTP: the shared state, the generations of loaded
- * code of each worker, and the request handler that ties the context
- * (app_context.c), the runtime's pages (app_errors.c), live reload
- * (app_reload.c) and the time budget (app_budget.c) together. */
+ * code of each worker, and the request handler that hands each request to
+ * app_request.c (its task, context and response) or answers with the
+ * runtime's pages (app_errors.c); live reload is app_reload.c. */
 #include "app_internal.h"
 
 #include "lusty/alloc.h"
@@ -14,12 +14,6 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/* Generations whose Lua state was abandoned in the middle of a call (a
- * runaway loop in compiled code, see app_budget.c). Their state cannot be
- * closed safely, so they are kept, reachable, for the life of the process. */
-static lusty__app_gen_t *graveyard;
-static pthread_mutex_t graveyard_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void lusty__app_report(lusty_app_t *app, lusty_app_report_t kind, const char *message)
 {
@@ -106,8 +100,10 @@ static bool app_exists(const lusty_app_t *app)
 }
 
 /* Loads a host with the app; *err_out gets the message (relative paths)
- * when it fails. A missing app file leaves the host with an empty app. */
-static int load_host(lusty_app_t *app, lusty_lua_host_t **out, bool *has_app, char **err_out)
+ * when it fails. A missing app file leaves the host with an empty app.
+ * Loading runs under the time budget; the host's tasks wait on `loop`. */
+static int load_host(lusty_app_t *app, uv_loop_t *loop, lusty_lua_host_t **out, bool *has_app,
+                     char **err_out)
 {
     char *err = NULL;
     lusty_lua_options_t o = {.root = app->root, .app = app->app_file};
@@ -115,6 +111,8 @@ static int load_host(lusty_app_t *app, lusty_lua_host_t **out, bool *has_app, ch
     *err_out = NULL;
     *has_app = app_exists(app);
     int rc = lusty_lua_host_new(out, &o, &err);
+    if (rc == 0)
+        lusty_lua_host_set_loop(*out, loop, app->budget_ms);
     if (rc == 0 && *has_app)
         rc = lusty_lua_host_load_app(*out, &err);
     if (rc) {
@@ -130,7 +128,7 @@ int lusty_app_check(lusty_app_t *app, lusty_app_stats_t *stats, char **err_out)
 {
     memset(stats, 0, sizeof *stats);
     lusty_lua_host_t *host = NULL;
-    int rc = load_host(app, &host, &stats->has_app, err_out);
+    int rc = load_host(app, NULL, &host, &stats->has_app, err_out);
     if (rc)
         return LUSTY_ERUNTIME;
     stats->loaded = stats->has_app;
@@ -159,11 +157,8 @@ int lusty_app_check(lusty_app_t *app, lusty_app_stats_t *stats, char **err_out)
 int lusty_app_start(lusty_app_t *app, uv_loop_t *loop)
 {
     app->loop = loop;
-    int err = 0;
-    if (app->reload && (err = lusty__app_watch_start(app)))
-        return err;
-    if (app->budget_ms && (err = lusty__app_budget_start(app)))
-        return err;
+    if (app->reload)
+        return lusty__app_watch_start(app);
     return 0;
 }
 
@@ -172,20 +167,23 @@ void lusty_app_stop(lusty_app_t *app)
     if (!app || !app->loop)
         return;
     lusty__app_watch_stop(app);
-    lusty__app_budget_stop(app);
 }
 
 /* ---- generations ---- */
 
-lusty__app_gen_t *lusty__app_gen_load(lusty_app_t *app, unsigned gen)
+lusty__app_gen_t *lusty__app_gen_load(lusty_app_t *app, unsigned gen, uv_loop_t *loop)
 {
     lusty__app_gen_t *g = lusty_calloc(1, sizeof *g);
     g->gen = gen;
     g->refs = 1;
-    g->mt_ref = g->build_ref = g->resp_ref = LUA_NOREF;
+    g->serve_ref = g->app_ref = LUA_NOREF;
     bool has_app = false;
-    load_host(app, &g->host, &has_app, &g->error);
+    load_host(app, loop, &g->host, &has_app, &g->error);
     g->no_app = !has_app;
+    if (g->host && !lusty__app_gen_prepare(g)) {
+        lusty_lua_host_free(g->host);
+        g->host = NULL;
+    }
     return g;
 }
 
@@ -196,14 +194,6 @@ void lusty__app_gen_release(lusty__app_gen_t *g)
     lusty_lua_host_free(g->host);
     lusty_free(g->error);
     lusty_free(g);
-}
-
-void lusty__app_gen_abandon(lusty__app_gen_t *g)
-{
-    pthread_mutex_lock(&graveyard_lock);
-    g->next = graveyard;
-    graveyard = g;
-    pthread_mutex_unlock(&graveyard_lock);
 }
 
 /* Whether this worker is the first to load generation `gen` (reports of a
@@ -223,9 +213,7 @@ static bool first_to_report(lusty_app_t *app, unsigned gen)
 static void switch_gen(lusty_app_worker_t *w, unsigned gen)
 {
     lusty_app_t *app = w->app;
-    lusty__app_gen_t *g = lusty__app_gen_load(app, gen);
-    if (g->host)
-        lusty__app_gen_prepare(g, w);
+    lusty__app_gen_t *g = lusty__app_gen_load(app, gen, w->loop);
     lusty__app_gen_t *old = w->cur;
     w->cur = g;
     lusty__app_gen_release(old);
@@ -256,17 +244,13 @@ int lusty_app_worker_new(lusty_app_worker_t **out, lusty_app_t *app, uv_loop_t *
     lusty_app_worker_t *w = lusty_calloc(1, sizeof *w);
     w->app = app;
     w->loop = loop;
-    w->thread = pthread_self();
-    atomic_init(&w->seq, 0);
-    atomic_init(&w->busy, false);
-    atomic_init(&w->strike, 0);
-    atomic_init(&w->strike_seq, 0);
-    atomic_init(&w->nranges, 0);
-    w->L = NULL;
     uv_async_init(loop, &w->reload_async, on_reload_async);
     w->reload_async.data = w;
     switch_gen(w, atomic_load(&app->gen));
-    lusty__app_budget_attach(w);
+    pthread_mutex_lock(&app->lock);
+    w->next = app->workers;
+    app->workers = w;
+    pthread_mutex_unlock(&app->lock);
     *out = w;
     return 0;
 }
@@ -275,41 +259,26 @@ void lusty_app_worker_free(lusty_app_worker_t *w)
 {
     if (!w)
         return;
-    lusty__app_budget_detach(w);
+    lusty_app_t *app = w->app;
+    pthread_mutex_lock(&app->lock);
+    for (lusty_app_worker_t **p = &app->workers; *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&app->lock);
+    lusty__app_requests_free(w);
     lusty__app_gen_release(w->cur);
     w->cur = NULL;
-    lusty_buf_free(&w->body);
     /* Freed in the close callback: the HTTP core runs the loop after its
      * worker_stop hook. */
     uv_close((uv_handle_t *)&w->reload_async, on_async_closed);
 }
 
-/* ---- requests ---- */
-
-/* The request's Lua state was abandoned by the watchdog (a loop that did
- * not stop): answer 500 and start the next request on fresh code. */
-static void abandoned(lusty_app_worker_t *w)
+size_t lusty_app_worker_in_flight(const lusty_app_worker_t *w)
 {
-    lusty_app_t *app = w->app;
-    lusty__app_gen_t *dead = w->cur;
-    w->cur = NULL;
-    lusty__app_gen_abandon(dead);
-    char *msg = lusty_asprintf("%s %s: the request ran over its Lua time budget of %llu ms "
-                               "in compiled code and was stopped; its Lua state was discarded",
-                               w->req->method, w->req->target,
-                               (unsigned long long)app->budget_ms);
-    lusty__app_report(app, LUSTY_APP_BUDGET, msg);
-    if (w->flushed)
-        lusty_http_response_end(w->res, NULL, 0);
-    else
-        lusty__app_page(w->res, w->req, 500, "Time budget exceeded", msg, NULL);
-    lusty_free(msg);
-    lusty_buf_clear(&w->body);
-    w->active = false;
-    w->req = NULL;
-    w->res = NULL;
-    /* A fresh host for the next request. */
-    switch_gen(w, atomic_load(&app->gen));
+    return w->nreqs;
 }
 
 void lusty_app_worker_handle(void *data, const lusty_http_request_t *req,
@@ -329,46 +298,5 @@ void lusty_app_worker_handle(void *data, const lusty_http_request_t *req,
         lusty_http_response_send_status(res, 404, NULL, NULL);
         return;
     }
-    g->refs++;
-    w->req = req;
-    w->res = res;
-    w->active = true;
-    w->flushed = w->ended = w->sent = false;
-    lusty_buf_clear(&w->body);
-
-    lua_State *L = lusty_lua_host_state(g->host);
-    int top = lua_gettop(L);
-    lusty__app_push_context(w, g, req);
-    /* The signal mask is saved once per thread, not by sigsetjmp on every
-     * request (a system call each time): the jump comes from the budget
-     * signal's handler, which leaves that signal blocked, so the mask is
-     * put back by hand on that rare path. */
-    static _Thread_local sigset_t mask;
-    static _Thread_local bool have_mask;
-    if (!have_mask) {
-        pthread_sigmask(SIG_SETMASK, NULL, &mask);
-        have_mask = true;
-    }
-    lusty__app_budget_enter(w, L);
-    if (sigsetjmp(w->jmp, 0) != 0) {
-        /* Back from app_budget.c: the state is unusable, do not touch it. */
-        pthread_sigmask(SIG_SETMASK, &mask, NULL);
-        w->jmp_armed = 0;
-        atomic_store(&w->L, NULL);
-        lusty__app_budget_leave(w);
-        abandoned(w);
-        return;
-    }
-    w->jmp_armed = 1;
-    char *err = NULL;
-    int rc = lusty_lua_host_request(g->host, &err);
-    w->jmp_armed = 0;
-    lusty__app_budget_leave(w);
-    lusty__app_finish(w, g, rc ? err : NULL);
-    lusty_free(err);
-    lua_settop(L, top);
-    w->active = false;
-    w->req = NULL;
-    w->res = NULL;
-    lusty__app_gen_release(g);
+    lusty__app_request_start(w, g, req, res);
 }

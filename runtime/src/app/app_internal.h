@@ -6,10 +6,10 @@
 #include "lusty/app.h"
 #include "lusty/buf.h"
 #include "lusty/lua_host.h"
+#include "lusty/lua_task.h"
 
+#include <lua.h>
 #include <pthread.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdatomic.h>
 
 /* One loaded generation of the app in one worker: a Lua host, or the
@@ -20,12 +20,10 @@ typedef struct lusty__app_gen {
     unsigned gen;           /* the app generation it was loaded from */
     bool no_app;            /* the project has no app file: an empty app */
     int refs;               /* requests running on it, plus one while current */
-    /* Registry refs made once per host so that a request allocates no
-     * closures: the metatable reading through to the global context, the
-     * context builder (holding it and the response functions) and the slot
-     * of the response in flight. */
-    int mt_ref, build_ref, resp_ref;
-    struct lusty__app_gen *next; /* in the graveyard */
+    /* Registry refs made once per host: the function each request's task
+     * runs (runtime/lua/lusty/context_builder.lua, holding the metatable
+     * that reads through to the global context) and the app object. */
+    int serve_ref, app_ref;
 } lusty__app_gen_t;
 
 typedef struct lusty__app_watch lusty__app_watch_t;
@@ -44,77 +42,84 @@ struct lusty_app {
     atomic_uint gen;      /* bumped by every change on disk */
     atomic_uint reported; /* the last generation whose load was reported */
 
-    /* The watcher and the watchdog, on the caller's loop. */
+    /* The watcher, on the caller's loop. */
     uv_loop_t *loop;
     lusty__app_watch_t *watches;
     uv_timer_t *debounce;
-    uv_timer_t *watchdog;
 
     pthread_mutex_t lock; /* guards `workers` */
     struct lusty_app_worker *workers;
 };
 
-#define LUSTY__APP_MAX_RANGES 32
+/* One request being served: everything it owns, from the HTTP request
+ * until its response ends. Its Lua side is a task (a coroutine) on the
+ * generation it started on, which stays loaded until the request is done;
+ * the response functions handlers call are closures over a box pointing
+ * here, emptied when the request ends. */
+typedef struct lusty__app_req {
+    lusty_app_worker_t *w;
+    lusty__app_gen_t *g;
+    const lusty_http_request_t *req;
+    lusty_http_response_t *res;
+    lusty_lua_task_t *task; /* while it waits */
+    void **box;             /* the closures' pointer back here */
+    lusty_buf_t body;       /* sent and not yet written */
+    bool flushed;           /* the head went out with a flush */
+    bool ended;             /* response.end() was called */
+    bool sent;              /* something was sent (even an empty body) */
+    struct lusty__app_req *prev, *next; /* in w->reqs, or w->spare */
+} lusty__app_req_t;
 
 struct lusty_app_worker {
     lusty_app_t *app;
     uv_loop_t *loop;
     lusty__app_gen_t *cur;
-    pthread_t thread;
+    uv_async_t reload_async; /* the watcher saw a change */
+    lusty__app_req_t *reqs;  /* in flight */
+    size_t nreqs;
+    lusty__app_req_t *spare; /* finished, kept for reuse */
+    size_t nspare;
     struct lusty_app_worker *next; /* in app->workers */
-    uv_async_t reload_async;       /* the watcher saw a change */
-
-    /* The request in flight. */
-    const lusty_http_request_t *req;
-    lusty_http_response_t *res;
-    lusty_buf_t body;  /* sent and not yet written */
-    bool active;       /* send/flush/end apply to this request */
-    bool flushed;      /* the head went out with a flush */
-    bool ended;        /* response.end() was called */
-    bool sent;         /* something was sent (even an empty body) */
-
-    /* The time budget (app_budget.c). `seq` counts requests, `busy` says
-     * one is in Lua; the watchdog sets `strike` for request `strike_seq`:
-     * 1 asks the count hook to raise an error, 2 abandons the Lua state. */
-    atomic_uint seq;
-    atomic_bool busy;
-    atomic_uint strike_seq;
-    atomic_int strike;
-    unsigned raised_seq; /* the request the hook already raised in */
-    lua_State *_Atomic L;
-    sigjmp_buf jmp;
-    volatile sig_atomic_t jmp_armed;
-    /* Anonymous executable mappings (LuaJIT's machine code), filled by the
-     * watchdog before a hard strike. */
-    uintptr_t ranges[LUSTY__APP_MAX_RANGES][2];
-    atomic_int nranges;
-    /* The watchdog's view (main loop only). */
-    unsigned seen_seq;
-    uint64_t seen_at;
 };
 
 /* ---- app.c ---- */
 /* Loads generation `gen` of the app into a fresh host (or records why it
  * failed); never NULL. */
-lusty__app_gen_t *lusty__app_gen_load(lusty_app_t *app, unsigned gen);
+lusty__app_gen_t *lusty__app_gen_load(lusty_app_t *app, unsigned gen, uv_loop_t *loop);
 void lusty__app_gen_release(lusty__app_gen_t *g);
-/* Drops a generation whose Lua state was abandoned mid-call. */
-void lusty__app_gen_abandon(lusty__app_gen_t *g);
 /* Calls the report callback. */
 void lusty__app_report(lusty_app_t *app, lusty_app_report_t kind, const char *message);
 /* A copy of `msg` with "<root>/" removed wherever it appears. */
 char *lusty__app_relative(const lusty_app_t *app, const char *msg);
 
+/* ---- app_request.c ---- */
+/* Creates the registry refs of a freshly loaded generation; false (with
+ * the message in g->error) when the runtime's modules fail. */
+bool lusty__app_gen_prepare(lusty__app_gen_t *g);
+/* Starts serving `req` on generation `g` (the worker's current one). */
+void lusty__app_request_start(lusty_app_worker_t *w, lusty__app_gen_t *g,
+                              const lusty_http_request_t *req, lusty_http_response_t *res);
+/* Ends every request in flight (the server stops): their tasks are
+ * cancelled and their responses ended. */
+void lusty__app_requests_drop(lusty_app_worker_t *w);
+void lusty__app_requests_free(lusty_app_worker_t *w);
+
+/* ---- app_response.c ---- */
+/* The response functions of a request's context (send, flush, end),
+ * pushed as three closures over the request's box. */
+void lusty__app_push_response_fns(lua_State *L, lusty__app_req_t *r);
+/* Writes the response once the pipeline is done: from the context and the
+ * response table on top of L (popped), or the runtime's page when nobody
+ * answered or an error went unanswered (`pipeline_err`). Runs Lua
+ * metamethods only inside a protected call. */
+void lusty__app_finish(lusty__app_req_t *r, lua_State *L, const char *pipeline_err);
+
 /* ---- app_context.c ---- */
-/* Creates the registry refs of a freshly loaded generation. */
-void lusty__app_gen_prepare(lusty__app_gen_t *g, lusty_app_worker_t *w);
-/* Pushes the request context of `req` on the host's stack. */
-void lusty__app_push_context(lusty_app_worker_t *w, lusty__app_gen_t *g,
-                             const lusty_http_request_t *req);
-/* After the pipeline: writes the response from the context on top of the
- * stack (popping it), or the runtime's page when nobody answered or an
- * error went unanswered. */
-void lusty__app_finish(lusty_app_worker_t *w, lusty__app_gen_t *g, const char *pipeline_err);
+/* Pushes the arguments of the context builder for `req`: method, uri,
+ * host, port, url, queryString, query, headers, body, params, suffix. */
+#define LUSTY__APP_CONTEXT_ARGS 11
+void lusty__app_push_context_args(lusty_app_t *app, lua_State *L,
+                                  const lusty_http_request_t *req);
 
 /* ---- app_errors.c ---- */
 typedef enum { LUSTY__APP_TEXT, LUSTY__APP_HTML, LUSTY__APP_JSON } lusty__app_format_t;
@@ -127,15 +132,5 @@ void lusty__app_page(lusty_http_response_t *res, const lusty_http_request_t *req
 /* ---- app_reload.c ---- */
 int lusty__app_watch_start(lusty_app_t *app);
 void lusty__app_watch_stop(lusty_app_t *app);
-
-/* ---- app_budget.c ---- */
-int lusty__app_budget_start(lusty_app_t *app);
-void lusty__app_budget_stop(lusty_app_t *app);
-/* Registers the calling thread's worker for the watchdog and the signal. */
-void lusty__app_budget_attach(lusty_app_worker_t *w);
-void lusty__app_budget_detach(lusty_app_worker_t *w);
-/* Marks the start and end of a request's Lua run. */
-void lusty__app_budget_enter(lusty_app_worker_t *w, lua_State *L);
-void lusty__app_budget_leave(lusty_app_worker_t *w);
 
 #endif

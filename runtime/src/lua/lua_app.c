@@ -96,6 +96,7 @@ void lusty__lua_open_app(lua_State *L)
         {"cjson", lusty__lua_open_cjson},
         {"lusty.host", open_host},
         {"lusty.init", open_lusty_init},
+        {"lusty.task", lusty__lua_open_task},
         {NULL, NULL},
     };
     lua_getglobal(L, "package");

@@ -12,6 +12,7 @@
 #include "lusty/alloc.h"
 #include "lusty/buf.h"
 #include "lusty/error.h"
+#include "lusty/lua_task.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -97,7 +98,7 @@ void lusty__lua_push_trace(lua_State *L, lusty__lua_t *S, int idx)
 }
 
 /* Pushes a printable message for the error value at `idx`. */
-static void push_message(lua_State *L, int idx)
+void lusty__lua_push_message(lua_State *L, int idx)
 {
     int t = lua_type(L, idx);
     if (t == LUA_TSTRING || t == LUA_TNUMBER) {
@@ -121,7 +122,7 @@ static int msgh_top(lua_State *L)
 {
     lusty__lua_t *S = lua_touserdata(L, lua_upvalueindex(1));
     lua_settop(L, 1);
-    push_message(L, 1);
+    lusty__lua_push_message(L, 1);
     lua_pushliteral(L, "\n");
     lusty__lua_push_trace(L, S, 1);
     lua_concat(L, 3);
@@ -189,9 +190,10 @@ char *lusty__lua_search(const char *path, const char *name, lusty_buf_t *tried)
 
 /* Loads `len` bytes of `src` as a chunk named `chunkname`, with `prefix`
  * put before it on the first line; a leading "#!" line is blanked so line
- * numbers stay those of the file. */
-static int load_source(lua_State *L, const char *prefix, const char *src, size_t len,
-                       const char *chunkname)
+ * numbers stay those of the file. With `checks`, the source gets the time
+ * budget's checks (lua_checks.c); bytecode is loaded as it is. */
+static int load_source_checked(lua_State *L, const char *prefix, const char *src, size_t len,
+                               const char *chunkname, bool checks)
 {
     lusty_buf_t buf = LUSTY_BUF_INIT;
     if (prefix)
@@ -202,10 +204,19 @@ static int load_source(lua_State *L, const char *prefix, const char *src, size_t
         src += skip;
         len -= skip;
     }
-    lusty_buf_append(&buf, src, len);
+    if (checks && !(len && src[0] == LUA_SIGNATURE[0]))
+        lusty__lua_insert_checks(&buf, src, len);
+    else
+        lusty_buf_append(&buf, src, len);
     int rc = luaL_loadbuffer(L, buf.data ? buf.data : "", buf.len, chunkname);
     lusty_buf_free(&buf);
     return rc == 0 ? 0 : LUSTY_ESYNTAX;
+}
+
+static int load_source(lua_State *L, const char *prefix, const char *src, size_t len,
+                       const char *chunkname)
+{
+    return load_source_checked(L, prefix, src, len, chunkname, false);
 }
 
 static int load_file(lua_State *L, const char *file, const char *prefix)
@@ -226,7 +237,8 @@ static int load_file(lua_State *L, const char *file, const char *prefix)
         lusty_buf_append(&src, chunk, n);
     fclose(f);
     char *name = lusty_asprintf("@%s", file);
-    int rc = load_source(L, prefix, src.data ? src.data : "", src.len, name);
+    /* Files are the app's code (or libraries it loads): budget checks. */
+    int rc = load_source_checked(L, prefix, src.data ? src.data : "", src.len, name, true);
     lusty_free(name);
     lusty_buf_free(&src);
     return rc;
@@ -444,7 +456,9 @@ int lusty_lua_host_new(lusty_lua_host_t **out, const lusty_lua_options_t *opts, 
     h->bus = lusty_bus_new();
 
     lua_State *L = h->L;
+    h->S.L = L;
     luaL_openlibs(L);
+    lusty__lua_budget_open(L, &h->S);
     lua_pushlightuserdata(L, (void *)&key_state);
     lua_pushlightuserdata(L, &h->S);
     lua_rawset(L, LUA_REGISTRYINDEX);
@@ -481,14 +495,22 @@ void lusty_lua_host_free(lusty_lua_host_t *h)
 {
     if (!h)
         return;
+    /* Tasks and timers hold references into the state. */
+    lusty__lua_tasks_close(&h->S);
     /* The state first: its finalizers may still look at the bus. */
     lua_close(h->L);
+    lusty__lua_clock_free(h->S.clock);
     lusty_bus_free(h->bus);
     lusty_free(h->S.project_path);
     lusty_buf_free(&h->S.scratch);
     lusty_free(h->root);
     lusty_free(h->app);
     lusty_free(h);
+}
+
+lusty__lua_t *lusty__lua_host_data(lusty_lua_host_t *h)
+{
+    return &h->S;
 }
 
 lua_State *lusty_lua_host_state(lusty_lua_host_t *h)
@@ -533,6 +555,7 @@ int lusty_lua_host_load_app(lusty_lua_host_t *h, char **err_out)
     char *file = h->app[0] == '/' || !h->root ? lusty_strdup(h->app)
                                               : lusty_asprintf("%s/%s", h->root, h->app);
     int rc = 0;
+    bool timed = false;
     struct stat st;
     if (stat(file, &st) != 0) {
         if (err_out)
@@ -545,6 +568,11 @@ int lusty_lua_host_load_app(lusty_lua_host_t *h, char **err_out)
         set_err(err_out, lua_tostring(L, -1));
         goto cleanup;
     }
+    /* Loading runs the app's code: under the budget, so that a loop in
+     * app/config.lua cannot hold the worker for good. */
+    timed = lusty__lua_clock_enter(&h->S, "loading the app", h->S.budget_ms);
+    if (timed)
+        lusty__lua_clock_arm(h->S.clock, (int64_t)h->S.budget_ms * 1000000, 0);
     if ((rc = pcall(h, 0, 1, err_out)))
         goto cleanup;
     int conf = lua_gettop(L);
@@ -573,6 +601,10 @@ int lusty_lua_host_load_app(lusty_lua_host_t *h, char **err_out)
     rc = pcall(h, 2, 0, err_out);
 
 cleanup:
+    if (timed) {
+        lusty__lua_clock_disarm(h->S.clock, NULL);
+        lusty__lua_clock_leave(&h->S);
+    }
     lua_settop(L, top);
     lusty_free(file);
     return rc;
@@ -596,26 +628,67 @@ static void push_args(lua_State *L, const char *name, int argc, char **argv)
         lua_pushstring(L, argv[i]);
 }
 
-/* Runs the chunk on top with argv; the exit status is its numeric result. */
+typedef struct {
+    lusty_lua_host_t *h;
+    int *status;
+    char **err_out;
+    int rc;
+} run_t;
+
+/* The end of a script's task: its exit status is its numeric result. */
+static void run_done(lusty_lua_task_t *task, int status, void *data)
+{
+    run_t *r = data;
+    lua_State *co = lusty_lua_task_state(task);
+    if (status) {
+        *r->status = 1;
+        set_err(r->err_out, lusty_lua_task_error(task));
+        r->rc = LUSTY_ERUNTIME;
+        return;
+    }
+    r->rc = 0;
+    *r->status = 0;
+    if (lua_gettop(co) >= 1) {
+        if (lua_type(co, 1) == LUA_TNUMBER)
+            *r->status = (int)lua_tointeger(co, 1);
+        else if (lua_type(co, 1) == LUA_TBOOLEAN)
+            *r->status = lua_toboolean(co, 1) ? 0 : 1;
+    }
+}
+
+/* Runs the chunk on top with argv, as a task so that it may wait
+ * (lusty.sleep, the store): on the host's loop when it has one, else on a
+ * loop of its own run until the script and its timers are done. */
 static int run_chunk(lusty_lua_host_t *h, const char *name, int argc, char **argv, int *status,
                      char **err_out)
 {
     lua_State *L = h->L;
-    int base = lua_gettop(L);
-    push_args(L, name, argc, argv);
     *status = 0;
-    int rc = pcall(h, argc, 1, err_out);
-    if (rc) {
-        *status = 1;
-        lua_settop(L, base - 1);
-        return rc;
+    uv_loop_t own;
+    bool own_loop = h->S.loop == NULL;
+    if (own_loop) {
+        uv_loop_init(&own);
+        h->S.loop = &own;
     }
-    if (lua_type(L, -1) == LUA_TNUMBER)
-        *status = (int)lua_tointeger(L, -1);
-    else if (lua_type(L, -1) == LUA_TBOOLEAN)
-        *status = lua_toboolean(L, -1) ? 0 : 1;
-    lua_settop(L, base - 1);
-    return 0;
+    push_args(L, name, argc, argv);
+    run_t r = {.h = h, .status = status, .err_out = err_out, .rc = LUSTY_ERUNTIME};
+    lusty_lua_task_t *task;
+    h->S.task_what = "script";
+    lusty_lua_task_start(&task, h, argc, 0, run_done, &r);
+    h->S.task_what = NULL;
+    if (own_loop) {
+        uv_run(&own, UV_RUN_DEFAULT);
+        lusty__lua_tasks_close(&h->S);
+        uv_run(&own, UV_RUN_DEFAULT);
+        uv_loop_close(&own);
+        h->S.loop = NULL;
+    } else if (task) {
+        /* A loop that is not ours runs later: the script cannot wait. */
+        lusty_lua_task_cancel(task);
+        set_err(err_out, "the script waited, which it cannot do here");
+        *status = 1;
+    }
+    return r.rc;
 }
 
 int lusty_lua_host_run_file(lusty_lua_host_t *h, const char *path, int argc, char **argv,

@@ -11,7 +11,14 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct lusty__lua_clock lusty__lua_clock_t;
+struct lusty_lua_task;
+struct lusty__lua_timer;
 
 /* A publish in flight on a bus used from Lua: this is the `args` pointer
  * every subscriber of such a bus receives. Stack indexes are absolute. */
@@ -29,6 +36,23 @@ struct lusty_lua_event {
  * (a light userdata) or from lusty__lua_state(). */
 typedef struct {
     lusty_lua_host_t *host;
+    lua_State *L; /* the main thread */
+    /* Tasks (lua_task.c): the loop they wait on, the budget of timers and
+     * of loading the app, the task being run, those waiting, the timers
+     * not yet fired. */
+    uv_loop_t *loop;
+    uint64_t budget_ms;
+    struct lusty_lua_task *current;
+    struct lusty_lua_task *tasks;
+    size_t waiting;
+    struct lusty__lua_timer *timers;
+    const char *task_what; /* what the next task started is, for messages */
+    /* The time budget (lua_budget.c): the host's clock, and whether a run
+     * under a budget is on (runs do not nest their budgets). */
+    lusty__lua_clock_t *clock;
+    bool clock_busy;
+    const char *budget_what; /* "request", "loading the app": for messages */
+    uint64_t budget_run_ms;  /* the budget of the timed run */
     /* The result tables of the publishes in flight, by depth, in a registry
      * table whose field `n` is the depth: stack indexes are only valid in
      * the frame of the C function that owns them, so lusty.host.results()
@@ -76,6 +100,9 @@ const lusty__lua_embedded_t *lusty__lua_embedded_find(const char *name, int firs
 /* The message handler of subscriber calls: records the error and its
  * traceback (see last_err_ref) and returns the error unchanged. */
 int lusty__lua_msgh_record(lua_State *L);
+/* Pushes a printable message for the error value at `idx` (its
+ * __tostring, or what kind of value it is); may raise from __tostring. */
+void lusty__lua_push_message(lua_State *L, int idx);
 /* Pushes the traceback recorded for the error at `idx`, or a fresh one. */
 void lusty__lua_push_trace(lua_State *L, lusty__lua_t *S, int idx);
 /* Finds the file of module `name` on a ';'-separated template path; returns
@@ -105,6 +132,45 @@ int lusty__lua_is_lua_subscriber(const lusty_bus_handler_t *h);
  * mediator at `idx` and replaces them with the result table; Lua errors
  * propagate. */
 void lusty__lua_publish(lua_State *L, int idx, const char *path, int nargs);
+
+/* ---- lua_budget.c ---- */
+int64_t lusty__lua_now_ns(void);
+/* Creates the host's clock and the global __lusty_budget_check that the
+ * checks of lua_checks.c call. */
+void lusty__lua_budget_open(lua_State *L, lusty__lua_t *S);
+void lusty__lua_clock_free(lusty__lua_clock_t *c);
+/* Starts a run with `budget_ns` left, after `strikes` earlier strikes. */
+void lusty__lua_clock_arm(lusty__lua_clock_t *c, int64_t budget_ns, int strikes);
+/* Ends the run; returns its length in ns and raises *strikes to the
+ * strikes of the run. */
+int64_t lusty__lua_clock_disarm(lusty__lua_clock_t *c, int *strikes);
+/* Takes the clock for a run (false when a run is already timed). */
+static inline bool lusty__lua_clock_enter(lusty__lua_t *S, const char *what, uint64_t budget_ms)
+{
+    if (S->clock_busy || !S->clock || !budget_ms)
+        return false;
+    S->clock_busy = true;
+    S->budget_what = what;
+    S->budget_run_ms = budget_ms;
+    return true;
+}
+static inline void lusty__lua_clock_leave(lusty__lua_t *S)
+{
+    S->clock_busy = false;
+}
+
+/* ---- lua_checks.c ---- */
+/* Appends `src` to `out` with a budget check at the top of every loop body
+ * and function and before every goto, on the same lines, after a first
+ * line prefix binding the check to a local. */
+void lusty__lua_insert_checks(lusty_buf_t *out, const char *src, size_t len);
+
+/* ---- lua_task.c ---- */
+lusty__lua_t *lusty__lua_host_data(lusty_lua_host_t *h);
+/* Pushes the `lusty.task` module: sleep and timer. */
+int lusty__lua_open_task(lua_State *L);
+/* Cancels the host's tasks and timers (before its state is closed). */
+void lusty__lua_tasks_close(lusty__lua_t *S);
 
 /* ---- lua_util.c, lua_cjson.c, lua_app.c ---- */
 int lusty__lua_open_util(lua_State *L);

@@ -1,0 +1,282 @@
+/* The response of a request: the functions handlers call (send, flush,
+ * end), closures over the request's box so that one kept past its request
+ * does nothing, and writing the response once the pipeline is done. */
+#include "app_internal.h"
+
+#include "lusty/alloc.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- the response functions ---- */
+
+/* Appends a sent value: strings and numbers, arrays of them (as ngx.say
+ * takes), booleans and nil as text. */
+static void append_value(lua_State *L, int idx, lusty_buf_t *b)
+{
+    size_t len;
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING:
+    case LUA_TNUMBER: {
+        const char *s = lua_tolstring(L, idx, &len);
+        lusty_buf_append(b, s, len);
+        break;
+    }
+    case LUA_TTABLE: {
+        int n = (int)lua_objlen(L, idx);
+        for (int i = 1; i <= n; i++) {
+            lua_rawgeti(L, idx, i);
+            append_value(L, lua_gettop(L), b);
+            lua_pop(L, 1);
+        }
+        break;
+    }
+    case LUA_TNONE:
+    case LUA_TNIL:
+        break;
+    case LUA_TBOOLEAN:
+        lusty_buf_puts(b, lua_toboolean(L, idx) ? "true" : "false");
+        break;
+    default:
+        lusty_buf_printf(b, "%s: %p", luaL_typename(L, idx), lua_topointer(L, idx));
+        break;
+    }
+}
+
+/* The request of a response function: NULL once it has ended, and for
+ * calls after response.end(). */
+static lusty__app_req_t *live_req(lua_State *L)
+{
+    void **box = lua_touserdata(L, lua_upvalueindex(1));
+    lusty__app_req_t *r = box ? *box : NULL;
+    return r && r->res && !r->ended ? r : NULL;
+}
+
+/* response.send(body): appends body and a newline, as the reference
+ * server's ngx.say did. */
+static int r_send(lua_State *L)
+{
+    lusty__app_req_t *r = live_req(L);
+    if (!r)
+        return 0;
+    append_value(L, 1, &r->body);
+    lusty_buf_putc(&r->body, '\n');
+    r->sent = true;
+    return 0;
+}
+
+/* Sets the status and headers of the response table at `idx` on the HTTP
+ * response; returns the status used. */
+static int apply_head(lusty__app_req_t *r, lua_State *L, int idx)
+{
+    int status = 200;
+    lua_getfield(L, idx, "status");
+    if (lua_isnumber(L, -1))
+        status = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (status < 200 || status > 999 || lusty_http_response_set_status(r->res, status) != 0) {
+        status = 500;
+        lusty_http_response_set_status(r->res, status);
+    }
+    lua_getfield(L, idx, "headers");
+    if (lua_istable(L, -1)) {
+        int h = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, h)) {
+            /* The server frames the body itself. */
+            if (lua_type(L, -2) == LUA_TSTRING &&
+                strcasecmp(lua_tostring(L, -2), "content-length") != 0) {
+                const char *name = lua_tostring(L, -2);
+                if (lua_istable(L, -1)) {
+                    int n = (int)lua_objlen(L, -1);
+                    for (int i = 1; i <= n; i++) {
+                        lua_rawgeti(L, -1, i);
+                        if (lua_isstring(L, -1))
+                            lusty_http_response_add_header(r->res, name, lua_tostring(L, -1));
+                        lua_pop(L, 1);
+                    }
+                } else if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
+                    lua_pushvalue(L, -1); /* tostring on a copy: the key must stay a key */
+                    lusty_http_response_add_header(r->res, name, lua_tostring(L, -1));
+                    lua_pop(L, 1);
+                }
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    return status;
+}
+
+/* response.flush(body): appends body and writes what was sent so far (the
+ * status and headers go out first; later changes to them are ignored). */
+static int r_flush(lua_State *L)
+{
+    lusty__app_req_t *r = live_req(L);
+    if (!r)
+        return 0;
+    append_value(L, 1, &r->body);
+    r->sent = true;
+    if (!r->flushed) {
+        /* The response table is the box's environment (see bind()). */
+        lua_getfenv(L, lua_upvalueindex(1));
+        if (lua_istable(L, -1))
+            apply_head(r, L, lua_gettop(L));
+        lua_pop(L, 1);
+        r->flushed = true;
+    }
+    if (r->body.len) {
+        lusty_http_response_write(r->res, r->body.data, r->body.len);
+        lusty_buf_clear(&r->body);
+    }
+    return 0;
+}
+
+/* response["end"](): the response is complete; later sends are ignored. */
+static int r_end(lua_State *L)
+{
+    lusty__app_req_t *r = live_req(L);
+    if (r)
+        r->ended = true;
+    return 0;
+}
+
+void lusty__app_push_response_fns(lua_State *L, lusty__app_req_t *r)
+{
+    r->box = lua_newuserdata(L, sizeof(void *));
+    *r->box = r;
+    int box = lua_gettop(L);
+    lua_CFunction fns[] = {r_send, r_flush, r_end};
+    for (int i = 0; i < 3; i++) {
+        lua_pushvalue(L, box);
+        lua_pushcclosure(L, fns[i], 1);
+    }
+}
+
+/* The first error of context.error (at `ctx`): pushes nothing, fills
+ * *message and *trace (borrowed from the stack: pops nothing; the caller
+ * restores the top). Returns false when there is none. */
+static bool first_error(lua_State *L, int ctx, const char **message, const char **trace)
+{
+    lua_pushliteral(L, "error");
+    lua_rawget(L, ctx);
+    if (lua_isnil(L, -1) || (lua_isboolean(L, -1) && !lua_toboolean(L, -1)))
+        return false;
+    *message = *trace = NULL;
+    if (lua_istable(L, -1)) {
+        lua_rawgeti(L, -1, 1);
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "message");
+            *message = lua_tostring(L, -1);
+            lua_getfield(L, -2, "trace");
+            *trace = lua_tostring(L, -1);
+        } else if (lua_isstring(L, -1)) {
+            *message = lua_tostring(L, -1);
+        } else {
+            lua_getfield(L, -2, "message");
+            *message = lua_tostring(L, -1);
+        }
+    } else if (lua_isstring(L, -1)) {
+        *message = lua_tostring(L, -1);
+    }
+    if (!*message)
+        *message = "(an error without a message)";
+    return true;
+}
+
+/* Ends the response with what the handlers sent. */
+static void end_sent(lusty__app_req_t *r)
+{
+    lusty_http_response_end(r->res, r->body.data, r->body.len);
+    r->res = NULL;
+}
+
+static void end_page(lusty__app_req_t *r, int status, const char *title, const char *message,
+                     const char *trace)
+{
+    lusty__app_page(r->res, r->req, status, title, message, trace);
+    r->res = NULL;
+}
+
+/* The body of lusty__app_finish(), in a protected call: (r, context,
+ * response, error) on the stack. */
+static int finish_protected(lua_State *L)
+{
+    lusty__app_req_t *r = lua_touserdata(L, 1);
+    lusty_app_t *app = r->w->app;
+    int ctx = 2;
+    if (r->flushed) {
+        end_sent(r);
+        return 0;
+    }
+    int rs = lua_istable(L, 3) ? 3 : 0;
+    const char *message = lua_tostring(L, 4), *trace = NULL;
+    bool failed = message != NULL;
+    if (!failed && lua_istable(L, ctx))
+        failed = first_error(L, ctx, &message, &trace);
+    if (r->sent || r->ended) {
+        if (rs)
+            apply_head(r, L, rs);
+        end_sent(r);
+        return 0;
+    }
+    if (failed) {
+        /* Nobody answered an error: the runtime's 500 with the details. */
+        char *m = lusty__app_relative(app, message);
+        char *t = trace ? lusty__app_relative(app, trace) : NULL;
+        char *line = lusty_asprintf("%s %s: %s%s%s", r->req->method, r->req->target, m,
+                                    t ? "\n" : "", t ? t : "");
+        lusty__app_report(app, LUSTY_APP_ERROR, line);
+        end_page(r, 500, "Internal Server Error", m, t);
+        lusty_free(line);
+        lusty_free(m);
+        lusty_free(t);
+        return 0;
+    }
+    int status = 200;
+    if (rs) {
+        lua_getfield(L, rs, "status");
+        if (lua_isnumber(L, -1))
+            status = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    }
+    if (status == 200 || status == 404 || status < 200 || status > 999) {
+        end_page(r, 404, "Not Found", NULL, NULL);
+        return 0;
+    }
+    /* A status with nothing sent (a redirect, 204 ...): the handlers'
+     * headers and a small page for statuses that have a body. */
+    apply_head(r, L, rs);
+    if (status == 204 || status == 304) {
+        lusty_http_response_end(r->res, NULL, 0);
+        r->res = NULL;
+    } else {
+        end_page(r, status, lusty_http_status_reason(status), NULL, NULL);
+    }
+    return 0;
+}
+
+void lusty__app_finish(lusty__app_req_t *r, lua_State *L, const char *pipeline_err)
+{
+    int resp = lua_gettop(L);
+    lua_pushcfunction(L, finish_protected);
+    lua_pushlightuserdata(L, r);
+    lua_pushvalue(L, resp - 1);
+    lua_pushvalue(L, resp);
+    if (pipeline_err)
+        lua_pushstring(L, pipeline_err);
+    else
+        lua_pushnil(L);
+    if (lua_pcall(L, 4, 0, 0) != 0 && r->res) {
+        /* A metamethod of the app's tables raised while the response was
+         * read: say so rather than crash. */
+        char *m = lusty__app_relative(r->w->app, lua_tostring(L, -1));
+        lusty__app_report(r->w->app, LUSTY_APP_ERROR, m ? m : "error while writing the response");
+        end_page(r, 500, "Internal Server Error", m, NULL);
+        lusty_free(m);
+    }
+    lua_settop(L, resp - 2);
+    lusty_buf_clear(&r->body);
+}
