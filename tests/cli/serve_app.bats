@@ -227,7 +227,7 @@ PY
     SERVER_PID=$!
     for _ in $(seq 100); do grep -q 'Press Ctrl-C' "$BATS_TEST_TMPDIR/out" && break; sleep 0.05; done
     run cat "$BATS_TEST_TMPDIR/out"
-    assert_line '  app      app/config.lua: 12 channels, 13 subscribers, 2 publishers'
+    assert_line '  app      app/config.lua: 15 channels, 16 subscribers, 2 publishers'
     assert_line '  reload   on (app/, lusty_modules/, lusty.json)'
     assert_line '  budget   10000 ms of Lua per request'
     stop_server
@@ -259,5 +259,83 @@ print("RSS %d KiB -> %d KiB" % (before, after), file=sys.stderr)
 # 20,000 distinct paths: a node kept per path would be ~80 MB.
 assert after - before < 8 * 1024, (before, after)
 PY
+    stop_server
+}
+
+@test "requests that wait: many sleeping requests are answered together" {
+    start_server
+    start=$(date +%s%N)
+    pids=()
+    for i in $(seq 20); do
+        get -o "$BATS_TEST_TMPDIR/nap.$i" "$(url '/nap?s=0.5')" &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    for i in $(seq 20); do
+        run cat "$BATS_TEST_TMPDIR/nap.$i"
+        assert_output 'slept 0.5'
+    done
+    # One after another they would take 10 s.
+    [ "$ms" -lt 4000 ] || { echo "took $ms ms" >&2; false; }
+    # A sleep in a nested publish's subscriber, and after a flush.
+    run -0 get "$(url '/nap?s=0.1&nested=1')"
+    assert_output 'slept in a subscriber'
+    run -0 get "$(url '/nap?s=0.1&stream=1')"
+    assert_output 'before slept 0.1'
+    stop_server
+}
+
+@test "requests that wait: a client that leaves, and a reload, while requests sleep" {
+    start_server
+    # Clients that give up after 0.2 s of a 0.6 s sleep.
+    pids=()
+    for i in $(seq 5); do
+        curl -s --max-time 0.2 "$(url '/nap?s=0.6')" >/dev/null &
+        pids+=($!)
+    done
+    # Requests on the old code, then a change: they finish on the old code.
+    get -o "$BATS_TEST_TMPDIR/old" "$(url '/nap?s=0.8')" &
+    old=$!
+    sleep 0.2
+    sed -i "s/tag = 'first'/tag = 'changed'/" "$APP/app/config.lua"
+    for _ in $(seq 100); do
+        [ "$(get "$(url /tags)")" = '{"tags":["changed","second","hash"]}' ] && break
+        sleep 0.05
+    done
+    run -0 get "$(url /tags)"
+    assert_output '{"tags":["changed","second","hash"]}'
+    wait "$old"
+    run cat "$BATS_TEST_TMPDIR/old"
+    assert_output 'slept 0.8'
+    wait "${pids[@]}" || true
+    run -0 get "$(url '/nap?s=0')"
+    assert_output 'slept 0'
+    stop_server
+}
+
+@test "requests that wait: the budget counts Lua time over every resume" {
+    start_server --lua-budget 300
+    run -0 get -H 'Accept: application/json' "$(url /napbusy)"
+    echo "$output" | json_check 'd["status"] == 500 and "napbusy.lua" in d["message"] and "time budget of 300 ms" in d["message"]'
+    stop_server
+}
+
+@test "lusty.timer runs later, outside the request; its errors are logged with file and line" {
+    start_server
+    run -0 get "$(url /later)"
+    assert_output 'true nil'
+    run -0 get "$(url '/later?fail=1')"
+    assert_output 'true nil'
+    for _ in $(seq 100); do
+        grep -q 'the timer failed' "$BATS_TEST_TMPDIR/err" && grep -q 'timer ran: hello' "$BATS_TEST_TMPDIR/err" && break
+        sleep 0.05
+    done
+    run cat "$BATS_TEST_TMPDIR/err"
+    assert_output --partial 'timer ran: hello'
+    assert_output --partial 'app/handlers/later.lua:6: the timer failed: hello'
+    # The worker goes on.
+    run -0 get "$(url '/nap?s=0')"
+    assert_output 'slept 0'
     stop_server
 }

@@ -459,6 +459,8 @@ int lusty_lua_host_new(lusty_lua_host_t **out, const lusty_lua_options_t *opts, 
     h->S.L = L;
     luaL_openlibs(L);
     lusty__lua_budget_open(L, &h->S);
+    lua_pushboolean(L, 0);
+    h->S.done_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushlightuserdata(L, (void *)&key_state);
     lua_pushlightuserdata(L, &h->S);
     lua_rawset(L, LUA_REGISTRYINDEX);

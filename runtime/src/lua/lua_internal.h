@@ -47,6 +47,7 @@ typedef struct {
     size_t waiting;
     struct lusty__lua_timer *timers;
     const char *task_what; /* what the next task started is, for messages */
+    int done_ref;          /* the coroutine of the task that finished last */
     /* The time budget (lua_budget.c): the host's clock, and whether a run
      * under a budget is on (runs do not nest their budgets). */
     lusty__lua_clock_t *clock;

@@ -84,7 +84,8 @@ static void unlink_task(lusty__lua_t *S, lusty_lua_task_t *t)
 
 static void free_task(lusty_lua_task_t *t)
 {
-    luaL_unref(t->S->L, LUA_REGISTRYINDEX, t->co_ref);
+    if (t->co_ref != LUA_NOREF)
+        luaL_unref(t->S->L, LUA_REGISTRYINDEX, t->co_ref);
     lusty_free(t->error);
     lusty_free(t);
 }
@@ -117,6 +118,15 @@ static void finish(lusty_lua_task_t *t, int status)
 {
     if (status)
         take_error(t);
+    /* `done` may end the last use of the host (a request on an old
+     * generation frees it), so the task lets go of the state first: the
+     * coroutine stays anchored in one registry slot, reused by the next
+     * task that finishes, until then. */
+    lua_State *L = t->S->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->co_ref);
+    lua_rawseti(L, LUA_REGISTRYINDEX, t->S->done_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, t->co_ref);
+    t->co_ref = LUA_NOREF;
     if (t->done)
         t->done(t, status ? LUSTY_ERUNTIME : 0, t->data);
     free_task(t);
