@@ -92,9 +92,10 @@ static void test_project_app(void **state)
     char *err = NULL;
     assert_int_equal(lusty_lua_host_load_app(h, &err), 0);
     assert_null(err);
-    lusty_bus_t *bus = lusty_lua_host_bus(h);
-    assert_non_null(lusty_bus_find(bus, "request:users"));
-    assert_int_equal(lusty_bus_channel_count(lusty_bus_find(bus, "request")), 3);
+    assert_null(run(h,
+                    "local request = lusty.event.channel.channels.request\n"
+                    "assert(request.channels.users and #request.callbacks == 3)",
+                    0, 0));
     assert_null(run(h, "assert(require('shadow') == 'app')", 0, 0));
 
     /* The pipeline from C. */
