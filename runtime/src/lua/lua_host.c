@@ -464,25 +464,45 @@ const char *lusty_lua_host_root(const lusty_lua_host_t *h)
     return h->root;
 }
 
+/* Pushes t[key] for the table at `idx` without running a metamethod: a
+ * raw lookup, then one in its metatable's __index when that is a table
+ * (how methods are found on objects such as the app and the bus). */
+static void push_method_raw(lua_State *L, int idx, const char *key)
+{
+    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    lua_pushstring(L, key);
+    lua_rawget(L, idx);
+    if (!lua_isnil(L, -1) || !lua_getmetatable(L, idx))
+        return;
+    lua_pushliteral(L, "__index");
+    lua_rawget(L, -2);
+    if (lua_istable(L, -1)) {
+        lua_pushstring(L, key);
+        lua_rawget(L, -2);
+    } else {
+        lua_pushnil(L);
+    }
+    lua_replace(L, -4);
+    lua_pop(L, 2);
+}
+
 /* An app object: a table with an `event` bus (a table with a `publish`
- * method) and a `request` method. Read raw: a config table's metatable
- * is not ours to run. */
+ * method) and a `request` method. Read raw: a config's metamethods are not
+ * ours to run outside a pcall. */
 static int is_app(lua_State *L, int idx)
 {
     if (!lua_istable(L, idx))
         return 0;
-    lua_pushliteral(L, "event");
-    lua_rawget(L, idx);
-    int ok = 0;
-    if (lua_istable(L, -1)) {
-        lua_getfield(L, -1, "publish");
+    int top = lua_gettop(L);
+    push_method_raw(L, idx, "event");
+    int ok = lua_istable(L, -1);
+    if (ok) {
+        push_method_raw(L, -1, "publish");
         ok = lua_isfunction(L, -1);
-        lua_pop(L, 1);
     }
-    lua_pushliteral(L, "request");
-    lua_rawget(L, idx);
+    push_method_raw(L, idx, "request");
     ok = ok && lua_isfunction(L, -1);
-    lua_pop(L, 2);
+    lua_settop(L, top);
     return ok;
 }
 
