@@ -21,8 +21,8 @@ typedef struct {
      * request pipeline reports where an error happened even after code in
      * between caught and re-raised it. */
     int last_err_ref, last_trace_ref;
-    int rethrowing; /* host.rethrow() is re-raising last_err */
-    char *project_path; /* the app's own templates, ';'-separated, or NULL */
+    int rethrowing;      /* host.rethrow() is re-raising last_err */
+    char *project_path;  /* the app's own templates, ';'-separated, or NULL */
     lusty_buf_t scratch; /* cjson.encode's output, reused across calls */
     int encoding;        /* scratch is in use */
 } lusty__lua_t;
