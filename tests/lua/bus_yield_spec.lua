@@ -61,6 +61,12 @@ describe('a subscriber that yields', function()
       resume(10)
     end
     assert.are.same({ { 11 }, { 11 }, { 'kept', 11 } }, got)
+    -- The request pipeline's publish (results dropped).
+    local ctx = {}
+    m:subscribe('r:users', function(c) c.v = yield() return nil, true end)
+    local resume = start(function() return m:publishSuffixed({ 'r' }, { 'users', '7' }, ctx) end)
+    assert.is_true(resume(42))
+    assert.are.equal(42, ctx.v)
   end)
 
   it('may yield from inside pcall and from a predicate', function()
