@@ -35,7 +35,7 @@ Mediator.__index = Mediator
 local function busOf(self)
   local bus = type(self) == 'table' and rawget(self, BUS)
   if not bus then
-    error("bad self: expected a mediator or a channel (call it with ':')", 3)
+    error("bad self: expected a mediator or a channel (call it with ':')", 0)
   end
   return bus
 end
@@ -89,7 +89,7 @@ end
 -- Subscribes `fn` on `ch`: last, or at position options.priority when that
 -- is between 1 and the current count.
 local function subscribe(bus, ch, fn, options)
-  if fn == nil then error('bad subscriber: expected a function, got nil', 3) end
+  if fn == nil then error('bad subscriber: expected a function, got nil', 0) end
   local id = bus.nextId
   bus.nextId = id + 1
   local sub = {
@@ -113,7 +113,7 @@ end
 
 local function checkId(id)
   local n = tonumber(id)
-  if n == nil then error(('bad id: expected a number, got %s'):format(type(id)), 4) end
+  if n == nil then error(('bad id: expected a number, got %s'):format(type(id)), 0) end
   return n
 end
 
@@ -167,7 +167,7 @@ end
 function Channel:setPriority(id, priority)
   local bus = busOf(self)
   local p = tonumber(priority)
-  if p == nil then error(('bad priority: expected a number, got %s'):format(type(priority)), 2) end
+  if p == nil then error(('bad priority: expected a number, got %s'):format(type(priority)), 0) end
   local sub, index = locate(bus, self, id)
   if sub == nil then return end
   local list = sub.channel.callbacks
@@ -180,7 +180,7 @@ end
 local function checkName(name)
   if type(name) == 'number' then return tostring(name) end
   if type(name) ~= 'string' then
-    error(('bad channel name: expected a string, got %s'):format(type(name)), 3)
+    error(('bad channel name: expected a string, got %s'):format(type(name)), 0)
   end
   return name
 end

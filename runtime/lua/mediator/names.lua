@@ -36,7 +36,7 @@ function M.of(channel)
   if kind == 'string' then return M.split(channel) end
   if kind == 'nil' then return {} end
   if kind ~= 'table' then
-    error(('bad channel: expected a string or an array of names, got %s'):format(kind), 3)
+    error(('bad channel: expected a string or an array of names, got %s'):format(kind), 0)
   end
   return channel
 end

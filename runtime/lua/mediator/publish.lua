@@ -23,7 +23,7 @@
 local names = require 'mediator.names'
 
 local type, error, select, unpack = type, error, select, unpack
-local split, part = names.split, names.part
+local channelNames, part = names.of, names.part
 local getmetatable, getinfo, getlocal, setlocal =
   debug.getmetatable, debug.getinfo, debug.getlocal, debug.setlocal
 
@@ -178,11 +178,8 @@ end
 
 -- The channel a publish on `channel` (nil, a string or an array) starts on.
 local function nearest(bus, channel)
-  local kind = type(channel)
-  if kind == 'table' then return (descend(bus.root, channel)) end
-  if kind == 'string' then return (descend(bus.root, split(channel))) end
-  if kind == 'nil' then return bus.root end
-  error(('bad channel: expected a string or an array of names, got %s'):format(kind), 3)
+  if channel == nil then return bus.root end
+  return (descend(bus.root, channelNames(channel)))
 end
 
 -- mediator:publish(channel, ...) -> results (a new table)
