@@ -79,7 +79,7 @@ void cli_man_write(FILE *out)
           "publishes on those channels.\n"
           ".B lusty\n"
           "creates projects from templates, fetches their handler repositories, checks the\n"
-          "services they need, and serves them on its embedded runtime (an event bus in C,\n"
+          "services they need, and serves them on its embedded runtime (an event bus,\n"
           "an HTTP/1.1 server and LuaJIT).\n"
           ".PP\n"
           "Every command accepts \\fB\\-h\\fR, \\fB\\-\\-help\\fR; "

@@ -1,7 +1,7 @@
--- The Lua publish loop (runtime/lua/lusty/bus_ffi.lua): mediator:publish
--- runs the subscribers from a cached plan in Lua. These specs check that it
--- behaves as the C publish does: plans follow every change, re-entrancy
--- follows the bus rules, errors and lusty.host.results() stay right.
+-- The Lua publish loop (runtime/lua/mediator/publish.lua): mediator:publish
+-- runs the subscribers from a cached plan in Lua. These specs check that
+-- plans follow every change, re-entrancy follows the bus rules, errors and
+-- lusty.host.results() stay right.
 local Mediator = require 'mediator'
 local host = require 'lusty.host'
 

@@ -92,9 +92,10 @@ static void test_project_app(void **state)
     char *err = NULL;
     assert_int_equal(lusty_lua_host_load_app(h, &err), 0);
     assert_null(err);
-    lusty_bus_t *bus = lusty_lua_host_bus(h);
-    assert_non_null(lusty_bus_find(bus, "request:users"));
-    assert_int_equal(lusty_bus_channel_count(lusty_bus_find(bus, "request")), 3);
+    assert_null(run(h,
+                    "local request = lusty.event.channel.channels.request\n"
+                    "assert(request.channels.users and #request.callbacks == 3)",
+                    0, 0));
     assert_null(run(h, "assert(require('shadow') == 'app')", 0, 0));
 
     /* The pipeline from C. */
@@ -157,6 +158,27 @@ static void test_bad_app(void **state)
     lusty_lua_host_free(h);
 }
 
+/* A config that returns its own app object replaces the host's; one whose
+ * metatable raises on every read fails as an error, not a panic. */
+static void test_app_object_config(void **state)
+{
+    (void)state;
+    lusty_lua_host_t *h = NULL;
+    char *err = NULL;
+    lusty_lua_options_t opts = {.root = APP, .app = "app/lib/own_app.lua"};
+    assert_int_equal(lusty_lua_host_new(&h, &opts, &err), 0);
+    assert_int_equal(lusty_lua_host_load_app(h, &err), 0);
+    assert_null(run(h, "assert(lusty.event:publish('own')[1] == 'mine')", 0, 0));
+    lusty_lua_host_free(h);
+
+    opts.app = "app/lib/trap_config.lua";
+    assert_int_equal(lusty_lua_host_new(&h, &opts, &err), 0);
+    assert_int_equal(lusty_lua_host_load_app(h, &err), LUSTY_ERUNTIME);
+    assert_non_null(strstr(err, "no field"));
+    lusty_free(err);
+    lusty_lua_host_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_project_app),
         cmocka_unit_test(test_bad_app),
+        cmocka_unit_test(test_app_object_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

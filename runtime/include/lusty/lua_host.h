@@ -1,14 +1,14 @@
 /* The Lua host: one LuaJIT state set up for a Lusty project.
  *
- * A host owns a lua_State and the app's event bus. Creating it from a
- * project root sets the module path (app/?.lua, app/?/init.lua, the project
- * root, lusty_modules/<name>/?.lua and ?/init.lua, the runtime's built-in
+ * A host owns a lua_State. Creating it from a project root sets the module
+ * path (app/?.lua, app/?/init.lua, the project root,
+ * lusty_modules/<name>/?.lua and ?/init.lua, the runtime's built-in
  * modules, then the standard path) and installs the modules the runtime
  * implements itself, found before any file of the same name: `mediator`
- * (backed by lusty_bus_t), `lusty` and `lusty.init` (the app object),
- * `lusty.util` (inline), `lusty-config` and `cjson`. The global `lusty` is
- * the host's app object, whose `event` is the host's bus: C code can
- * subscribe on lusty_lua_host_bus() and Lua code sees those subscribers.
+ * (the event bus, in Lua: docs/bus.md), `lusty` and `lusty.init` (the app
+ * object), `lusty.util` (inline), `lusty-config` and `cjson`. The global
+ * `lusty` is the host's app object, whose `event` is the app's bus; C code
+ * publishes on it with lusty_lua_host_publish().
  *
  * Every call into Lua goes through lua_pcall with a traceback handler; the
  * functions here never raise Lua errors and never print. Error messages
@@ -18,7 +18,6 @@
 #ifndef LUSTY_LUA_HOST_H
 #define LUSTY_LUA_HOST_H
 
-#include "lusty/bus.h"
 #include "lusty/mustache.h"
 
 #include <stddef.h>
@@ -40,12 +39,11 @@ typedef struct {
  * lusty_lua_host_free()); on failure *out is NULL, *err_out (may be NULL)
  * says why and a negative LUSTY_E* code is returned. */
 int lusty_lua_host_new(lusty_lua_host_t **out, const lusty_lua_options_t *opts, char **err_out);
-/* Closes the Lua state and frees the bus; accepts NULL. */
+/* Closes the Lua state; accepts NULL. */
 void lusty_lua_host_free(lusty_lua_host_t *host);
 
-/* Borrowed: the state (the main thread) and the app's bus. */
+/* Borrowed: the state (the main thread). */
 lua_State *lusty_lua_host_state(lusty_lua_host_t *host);
-lusty_bus_t *lusty_lua_host_bus(lusty_lua_host_t *host);
 /* The project root given at creation (NULL without one). */
 const char *lusty_lua_host_root(const lusty_lua_host_t *host);
 
@@ -88,17 +86,6 @@ int lusty_lua_host_publish(lusty_lua_host_t *host, const char *path, int nargs, 
  * subscribers. Free *out with cJSON_Delete(). Returns 0. */
 struct cJSON;
 int lusty_lua_host_channels(lusty_lua_host_t *host, struct cJSON **out);
-
-/* What a C subscriber on a bus used from Lua receives as `args`: the state
- * and the stack slots of the published values. Only valid during the call. */
-typedef struct lusty_lua_event lusty_lua_event_t;
-lua_State *lusty_lua_event_state(const lusty_lua_event_t *ev);
-/* The stack index of the first published value and how many there are. */
-int lusty_lua_event_base(const lusty_lua_event_t *ev);
-int lusty_lua_event_count(const lusty_lua_event_t *ev);
-/* Appends the value on top of the stack to the publish's result table and
- * pops it. */
-void lusty_lua_event_push_result(lusty_lua_event_t *ev);
 
 /* The Mustache data source over Lua values: tables are objects, or lists
  * when they have no keys but 1..n and no metatable (an empty table is an

@@ -5,8 +5,10 @@
 --   lusty.publishers = { {'input'}, {'request'}, {'output'} }
 --   local context = lusty:request({ suffix = { 'users', '1' } })
 --
--- The host builds the global `lusty` with require 'lusty'{ event = <its bus> }.
+-- The host's global `lusty` is require 'lusty'(); options.event gives an app
+-- an existing bus.
 local Mediator = require 'mediator'
+local split = require('mediator.names').split
 local util = require 'lusty.util'
 local host = require 'lusty.host'
 
@@ -15,46 +17,19 @@ local type, tostring, rawget, setmetatable, getmetatable, error =
 local xpcall = xpcall
 local inline, msgh, hostTrace = util.inline, host.msgh, host.trace
 
--- A channel as an array of names ("a:b" -> { "a", "b" }).
+-- A channel as an array of names ("a:b" -> { "a", "b" }). Strings are
+-- split once (mediator.names keeps them, bounded): a publisher's name is
+-- published on at every request. The arrays are shared: copy them.
 local function parts(channel)
   if type(channel) == 'table' then return channel end
-  local out, n = {}, 0
-  for name in tostring(channel):gmatch('[^:]+') do
-    n = n + 1
-    out[n] = name
-  end
-  return out
-end
-
--- The names of string channels, split once (a publisher name is split on
--- every request otherwise, and gmatch stops LuaJIT's compiler). Private:
--- extended() copies them. Bounded, in case channels are made up per call.
-local split, nsplit = {}, 0
-local function names(channel)
-  local t = split[channel]
-  if t == nil then
-    t = parts(channel)
-    if nsplit >= 256 then split, nsplit = {}, 0 end
-    split[channel] = t
-    nsplit = nsplit + 1
-  end
-  return t
+  return split(tostring(channel))
 end
 
 -- The channel extended by the request's path segments, as a new array.
 local function extended(channel, suffix)
-  local out, n = {}, 0
-  local from = channel
-  if type(channel) == 'string' then from = names(channel) end
-  if type(from) == 'table' then
-    for i = 1, #from do out[i] = from[i] end
-    n = #from
-  else
-    for name in tostring(channel):gmatch('[^:]+') do
-      n = n + 1
-      out[n] = name
-    end
-  end
+  local from = parts(channel)
+  local out, n = {}, #from
+  for i = 1, n do out[i] = from[i] end
   for i = 1, #suffix do out[n + i] = suffix[i] end
   return out
 end
@@ -72,7 +47,7 @@ App.timer = task.timer
 -- Subscribes handler module `name` (loaded with `channel` and `config`
 -- injected) on `channel`; returns the subscriber.
 function App:subscribe(channel, name, config)
-  local channelParts = parts(channel)
+  local channelParts = type(channel) == 'table' and channel or extended(channel, {})
   local module = inline(name, { channel = channelParts, config = config or {} })
   if type(module) ~= 'table' or module.handler == nil then
     error(("handler module '%s' must return a table with a `handler` function"):format(name), 2)
@@ -102,21 +77,17 @@ function App:addContext(name, config)
   return fn
 end
 
--- One publisher of the pipeline: App.publish, but when the app's bus has
--- the loop's publishSuffixed (lusty.bus_ffi) and the extended channel was
--- seen before, without making the joined array, and the results (which the
--- pipeline drops) are not collected. An app that replaced lusty.publish
--- keeps getting every publish.
+-- One publisher of the pipeline: App.publish, but through the bus's
+-- publishSuffixed (see the mediator module) when it has one, which
+-- publishes on the channel extended by the request's path without making
+-- the joined array and drops the results (the pipeline does not read
+-- them). An app that replaced lusty.publish keeps getting every publish.
 local function publishRequest(self, channel, context)
   local event = self.event
   local suffix = type(context) == 'table' and context.suffix
   if self.publish == App.publish and type(suffix) == 'table' and type(event) == 'table' then
     local fast = event.publishSuffixed
-    if fast then
-      local from = channel
-      if type(channel) == 'string' then from = names(channel) end
-      if type(from) == 'table' and fast(event, from, suffix, context) then return end
-    end
+    if fast and fast(event, parts(channel), suffix, context) then return end
   end
   return self:publish(channel, context)
 end

@@ -3,9 +3,9 @@
  * and turns every Lua error into a message with its traceback.
  *
  * Every entry from C into Lua is a lua_pcall with msgh_top as the message
- * handler. Subscriber calls made by the bus use lusty__lua_msgh_record
- * instead, which only notes the traceback of the error (for the request
- * pipeline) and lets the error value itself travel unchanged. */
+ * handler. Lua code's own xpcall (the request pipeline) uses
+ * lusty__lua_msgh_record instead, which only notes the traceback of the
+ * error and lets the error value itself travel unchanged. */
 #include "lua_builtins.h"
 #include "lua_internal.h"
 
@@ -26,7 +26,6 @@
 struct lusty_lua_host {
     lua_State *L;
     lusty__lua_t S;
-    lusty_bus_t *bus; /* the bus of the default app, owned */
     char *root;
     char *app;
     int app_ref; /* the app object */
@@ -41,26 +40,6 @@ lusty__lua_t *lusty__lua_state(lua_State *L)
     lusty__lua_t *S = lua_touserdata(L, -1);
     lua_pop(L, 1);
     return S;
-}
-
-int lusty__lua_results_push(lua_State *L, int stack, int results)
-{
-    lua_getfield(L, stack, "n");
-    int depth = (int)lua_tointeger(L, -1) + 1;
-    lua_pop(L, 1);
-    lua_pushvalue(L, results);
-    lua_rawseti(L, stack, depth);
-    lua_pushinteger(L, depth);
-    lua_setfield(L, stack, "n");
-    return depth;
-}
-
-void lusty__lua_results_pop(lua_State *L, int stack, int depth)
-{
-    lua_pushnil(L);
-    lua_rawseti(L, stack, depth);
-    lua_pushinteger(L, depth - 1);
-    lua_setfield(L, stack, "n");
 }
 
 /* ---- error handling ---- */
@@ -413,7 +392,7 @@ static void setup_modules(lusty_lua_host_t *h)
 
 /* ---- the host ---- */
 
-/* Creates the default app object over the host's bus: the global `lusty`. */
+/* Creates the default app object, with a fresh bus: the global `lusty`. */
 static int make_app(lusty_lua_host_t *h, char **err_out)
 {
     lua_State *L = h->L;
@@ -421,10 +400,7 @@ static int make_app(lusty_lua_host_t *h, char **err_out)
     lua_pushliteral(L, "lusty");
     if (pcall(h, 1, 1, err_out))
         return LUSTY_ERUNTIME;
-    lua_createtable(L, 0, 1);
-    lusty__lua_push_mediator(L, h->bus);
-    lua_setfield(L, -2, "event");
-    if (pcall(h, 1, 1, err_out))
+    if (pcall(h, 0, 1, err_out))
         return LUSTY_ERUNTIME;
     lua_pushvalue(L, -1);
     lua_setglobal(L, "lusty");
@@ -453,7 +429,6 @@ int lusty_lua_host_new(lusty_lua_host_t **out, const lusty_lua_options_t *opts, 
     }
     h->app = lusty_strdup(opts && opts->app && opts->app[0] ? opts->app : "app/config.lua");
     h->S.host = h;
-    h->bus = lusty_bus_new();
 
     lua_State *L = h->L;
     h->S.L = L;
@@ -465,19 +440,9 @@ int lusty_lua_host_new(lusty_lua_host_t **out, const lusty_lua_options_t *opts, 
     lua_pushlightuserdata(L, &h->S);
     lua_rawset(L, LUA_REGISTRYINDEX);
 
-    lua_pushliteral(L, "fn");
-    h->S.key_fn = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_pushliteral(L, "options");
-    h->S.key_options = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_pushliteral(L, "predicate");
-    h->S.key_predicate = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushlightuserdata(L, &h->S);
     lua_pushcclosure(L, lusty__lua_msgh_record, 1);
     h->S.msgh_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_createtable(L, 8, 1);
-    lua_pushinteger(L, 0);
-    lua_setfield(L, -2, "n");
-    h->S.results_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushboolean(L, 0);
     h->S.last_err_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushboolean(L, 0);
@@ -499,10 +464,8 @@ void lusty_lua_host_free(lusty_lua_host_t *h)
         return;
     /* Tasks and timers hold references into the state. */
     lusty__lua_tasks_close(&h->S);
-    /* The state first: its finalizers may still look at the bus. */
     lua_close(h->L);
     lusty__lua_clock_free(h->S.clock);
-    lusty_bus_free(h->bus);
     lusty_free(h->S.project_path);
     lusty_buf_free(&h->S.scratch);
     lusty_free(h->root);
@@ -520,31 +483,50 @@ lua_State *lusty_lua_host_state(lusty_lua_host_t *h)
     return h->L;
 }
 
-lusty_bus_t *lusty_lua_host_bus(lusty_lua_host_t *h)
-{
-    lua_State *L = h->L;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, h->app_ref);
-    lua_getfield(L, -1, "event");
-    lusty_bus_t *bus = lusty__lua_mediator_bus(L, -1);
-    lua_pop(L, 2);
-    return bus ? bus : h->bus;
-}
-
 const char *lusty_lua_host_root(const lusty_lua_host_t *h)
 {
     return h->root;
 }
 
-/* An app object: a table with an `event` mediator and a `request` method. */
+/* Pushes t[key] for the table at `idx` without running a metamethod: a
+ * raw lookup, then one in its metatable's __index when that is a table
+ * (how methods are found on objects such as the app and the bus). */
+static void push_method_raw(lua_State *L, int idx, const char *key)
+{
+    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    lua_pushstring(L, key);
+    lua_rawget(L, idx);
+    if (!lua_isnil(L, -1) || !lua_getmetatable(L, idx))
+        return;
+    lua_pushliteral(L, "__index");
+    lua_rawget(L, -2);
+    if (lua_istable(L, -1)) {
+        lua_pushstring(L, key);
+        lua_rawget(L, -2);
+    } else {
+        lua_pushnil(L);
+    }
+    lua_replace(L, -4);
+    lua_pop(L, 2);
+}
+
+/* An app object: a table with an `event` bus (a table with a `publish`
+ * method) and a `request` method. Read raw: a config's metamethods are not
+ * ours to run outside a pcall. */
 static int is_app(lua_State *L, int idx)
 {
     if (!lua_istable(L, idx))
         return 0;
-    lua_getfield(L, idx, "event");
-    int ok = lusty__lua_mediator_bus(L, -1) != NULL;
-    lua_getfield(L, idx, "request");
+    int top = lua_gettop(L);
+    push_method_raw(L, idx, "event");
+    int ok = lua_istable(L, -1);
+    if (ok) {
+        push_method_raw(L, -1, "publish");
+        ok = lua_isfunction(L, -1);
+    }
+    push_method_raw(L, idx, "request");
     ok = ok && lua_isfunction(L, -1);
-    lua_pop(L, 2);
+    lua_settop(L, top);
     return ok;
 }
 
@@ -740,30 +722,22 @@ int lusty_lua_host_request(lusty_lua_host_t *h, char **err_out)
     return rc;
 }
 
-/* Runs lusty__lua_publish() for lusty_lua_host_publish() inside a pcall:
- * upvalue 1 is the path, 2 the mediator. */
-static int publish_thunk(lua_State *L)
-{
-    int nargs = lua_gettop(L);
-    lua_pushvalue(L, lua_upvalueindex(2));
-    lua_insert(L, 1);
-    lusty__lua_publish(L, 1, lua_tostring(L, lua_upvalueindex(1)), nargs);
-    return 1;
-}
-
 int lusty_lua_host_publish(lusty_lua_host_t *h, const char *path, int nargs, char **err_out)
 {
     lua_State *L = h->L;
     if (err_out)
         *err_out = NULL;
     int base = lua_gettop(L) - nargs;
-    lua_pushstring(L, path);
+    /* lusty.event:publish(path, ...), the same call Lua code makes. */
     lua_rawgeti(L, LUA_REGISTRYINDEX, h->app_ref);
     lua_getfield(L, -1, "event");
-    lua_remove(L, -2);
-    lua_pushcclosure(L, publish_thunk, 2);
+    lua_getfield(L, -1, "publish");
+    lua_replace(L, -3);
+    lua_pushstring(L, path);
     lua_insert(L, base + 1);
-    int rc = pcall(h, nargs, 1, err_out);
+    lua_insert(L, base + 1);
+    lua_insert(L, base + 1);
+    int rc = pcall(h, nargs + 2, 1, err_out);
     if (rc)
         lua_settop(L, base);
     return rc;
@@ -771,85 +745,69 @@ int lusty_lua_host_publish(lusty_lua_host_t *h, const char *path, int nargs, cha
 
 /* ---- lusty channels ---- */
 
-/* Describes one subscriber for `lusty channels`: the module it came from,
- * else where its function is defined. */
-static void describe_sub(lua_State *L, int med, const lusty_bus_subscriber_t *info, cJSON *obj)
+/* Copies field `key` of the table on top into `obj` as a number, string
+ * or boolean. */
+static void copy_field(lua_State *L, cJSON *obj, const char *key)
 {
-    int top = lua_gettop(L);
-    cJSON_AddNumberToObject(obj, "id", (double)info->id);
-    cJSON_AddNumberToObject(obj, "priority", (double)info->priority);
-    if (!lusty__lua_is_lua_subscriber(&info->handler)) {
-        cJSON_AddStringToObject(obj, "module", "(C)");
-        cJSON_AddBoolToObject(obj, "predicate", info->handler.predicate != NULL);
-        return;
+    lua_getfield(L, -1, key);
+    switch (lua_type(L, -1)) {
+    case LUA_TNUMBER:
+        cJSON_AddNumberToObject(obj, key, lua_tonumber(L, -1));
+        break;
+    case LUA_TSTRING:
+        cJSON_AddStringToObject(obj, key, lua_tostring(L, -1));
+        break;
+    default:
+        cJSON_AddBoolToObject(obj, key, lua_toboolean(L, -1));
     }
-    lusty__lua_push_subscriber(L, med, info->id);
-    int sub = lua_gettop(L);
-    lua_getfield(L, sub, "module");
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        cJSON_AddStringToObject(obj, "module", lua_tostring(L, -1));
-    } else {
-        lua_getfield(L, sub, "fn");
-        lua_Debug ar;
-        if (lua_isfunction(L, -1) && lua_getinfo(L, ">S", &ar)) {
-            char *where = ar.what && strcmp(ar.what, "C") == 0
-                              ? lusty_strdup("(function: C)")
-                              : lusty_asprintf("(function: %s:%d)", ar.short_src, ar.linedefined);
-            cJSON_AddStringToObject(obj, "module", where);
-            lusty_free(where);
-        } else {
-            cJSON_AddStringToObject(obj, "module", "(function)");
-        }
-    }
-    lua_settop(L, sub);
-    lua_getfield(L, sub, "options");
-    int pred = 0;
-    if (lua_istable(L, -1)) {
-        lua_getfield(L, -1, "predicate");
-        pred = !lua_isnil(L, -1);
-    }
-    cJSON_AddBoolToObject(obj, "predicate", pred);
-    lua_settop(L, top);
+    lua_pop(L, 1);
 }
 
-static void list_channel(lua_State *L, int med, lusty_bus_channel_t *ch, cJSON *arr)
+/* Turns the list made by lusty/channels.lua (on top, popped) into JSON. */
+static cJSON *channels_json(lua_State *L)
 {
-    lusty_buf_t path = LUSTY_BUF_INIT;
-    lusty_bus_channel_path(ch, &path);
-    cJSON *obj = cJSON_CreateObject();
-    cJSON_AddStringToObject(obj, "channel", path.data ? path.data : "");
-    cJSON_AddNumberToObject(obj, "depth", (double)lusty_bus_channel_depth(ch));
-    cJSON *subs = cJSON_AddArrayToObject(obj, "subscribers");
-    size_t n = lusty_bus_channel_count(ch);
-    for (size_t i = 0; i < n; i++) {
-        lusty_bus_subscriber_t info;
-        lusty_bus_channel_at(&info, ch, i);
-        cJSON *s = cJSON_CreateObject();
-        describe_sub(L, med, &info, s);
-        cJSON_AddItemToArray(subs, s);
-    }
-    lusty_buf_free(&path);
-    if (lusty_bus_channel_parent(ch) || n)
+    cJSON *arr = cJSON_CreateArray();
+    int n = lua_istable(L, -1) ? (int)lua_objlen(L, -1) : 0;
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        cJSON *obj = cJSON_CreateObject();
+        copy_field(L, obj, "channel");
+        copy_field(L, obj, "depth");
+        cJSON *subs = cJSON_AddArrayToObject(obj, "subscribers");
+        lua_getfield(L, -1, "subscribers");
+        int m = (int)lua_objlen(L, -1);
+        for (int k = 1; k <= m; k++) {
+            lua_rawgeti(L, -1, k);
+            cJSON *s = cJSON_CreateObject();
+            copy_field(L, s, "id");
+            copy_field(L, s, "priority");
+            copy_field(L, s, "module");
+            copy_field(L, s, "predicate");
+            cJSON_AddItemToArray(subs, s);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 2);
         cJSON_AddItemToArray(arr, obj);
-    else
-        cJSON_Delete(obj);
-    size_t nc = lusty_bus_channel_child_count(ch);
-    for (size_t i = 0; i < nc; i++)
-        list_channel(L, med, lusty_bus_channel_child_at(ch, i), arr);
+    }
+    lua_pop(L, 1);
+    return arr;
 }
 
 int lusty_lua_host_channels(lusty_lua_host_t *h, struct cJSON **out)
 {
     lua_State *L = h->L;
     int top = lua_gettop(L);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, h->app_ref);
-    lua_getfield(L, -1, "event");
-    int med = lua_gettop(L);
-    lusty_bus_t *bus = lusty__lua_mediator_bus(L, med);
-    cJSON *arr = cJSON_CreateArray();
-    if (bus)
-        list_channel(L, med, lusty_bus_root(bus), arr);
+    /* require('lusty.channels')(lusty.event) */
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "lusty.channels");
+    int rc = pcall(h, 1, 1, NULL);
+    if (rc == 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, h->app_ref);
+        lua_getfield(L, -1, "event");
+        lua_remove(L, -2);
+        rc = pcall(h, 1, 1, NULL);
+    }
+    *out = rc == 0 ? channels_json(L) : cJSON_CreateArray();
     lua_settop(L, top);
-    *out = arr;
     return 0;
 }

@@ -5,7 +5,6 @@
 #define LUSTY_LUA_INTERNAL_H
 
 #include "lusty/buf.h"
-#include "lusty/bus.h"
 #include "lusty/lua_host.h"
 
 #include <lauxlib.h>
@@ -19,18 +18,6 @@
 typedef struct lusty__lua_clock lusty__lua_clock_t;
 struct lusty_lua_task;
 struct lusty__lua_timer;
-
-/* A publish in flight on a bus used from Lua: this is the `args` pointer
- * every subscriber of such a bus receives. Stack indexes are absolute. */
-struct lusty_lua_event {
-    lua_State *L;
-    int base;    /* first published value */
-    int nargs;   /* how many */
-    int results; /* the result table */
-    int subs;    /* the bus's subscriber table (id -> subscriber table) */
-    int msgh;    /* the message handler used for subscriber calls */
-    int err_ref; /* registry ref of the value a Lua subscriber raised */
-};
 
 /* Per-state data of the host, reached from C closures through an upvalue
  * (a light userdata) or from lusty__lua_state(). */
@@ -54,35 +41,19 @@ typedef struct {
     bool clock_busy;
     const char *budget_what; /* "request", "loading the app": for messages */
     uint64_t budget_run_ms;  /* the budget of the timed run */
-    /* The result tables of the publishes in flight, by depth, in a registry
-     * table whose field `n` is the depth: stack indexes are only valid in
-     * the frame of the C function that owns them, so lusty.host.results()
-     * reads the table from here. The C publish and the Lua publish loop
-     * (runtime/lua/lusty/bus_ffi.lua) both keep it, the loop in plain Lua
-     * (no FFI access: it is as cheap interpreted as compiled). */
-    int results_ref;
-    /* Interned keys kept in the registry so that the publish loop never
-     * hashes a C string. */
-    int key_fn, key_options, key_predicate;
-    int msgh_ref; /* the subscriber message handler (records tracebacks) */
+    int msgh_ref; /* the message handler that records tracebacks (host.msgh) */
     /* The last error a message handler saw and its traceback, so that the
-     * request pipeline reports where an error happened even after it was
-     * caught and rethrown by publishes in between. */
+     * request pipeline reports where an error happened even after code in
+     * between caught and re-raised it. */
     int last_err_ref, last_trace_ref;
-    int rethrowing;     /* a publish is re-raising last_err */
-    double detached_ids; /* ids given by Mediator.Subscriber() */
-    char *project_path; /* the app's own templates, ';'-separated, or NULL */
+    int rethrowing;      /* host.rethrow() is re-raising last_err */
+    char *project_path;  /* the app's own templates, ';'-separated, or NULL */
     lusty_buf_t scratch; /* cjson.encode's output, reused across calls */
     int encoding;        /* scratch is in use */
 } lusty__lua_t;
 
 /* The shared data of a state set up by the host. */
 lusty__lua_t *lusty__lua_state(lua_State *L);
-
-/* Pushes the result table at `results` on the results stack at `stack`
- * (see results_ref); returns the new depth, to give to _pop. */
-int lusty__lua_results_push(lua_State *L, int stack, int results);
-void lusty__lua_results_pop(lua_State *L, int stack, int depth);
 
 /* ---- lua_embedded.c (generated from runtime/lua/ at build time) ---- */
 typedef struct {
@@ -98,8 +69,8 @@ extern const lusty__lua_embedded_t lusty__lua_embedded[];
 const lusty__lua_embedded_t *lusty__lua_embedded_find(const char *name, int first);
 
 /* ---- lua_host.c ---- */
-/* The message handler of subscriber calls: records the error and its
- * traceback (see last_err_ref) and returns the error unchanged. */
+/* The message handler of Lua code's xpcall (host.msgh): records the error
+ * and its traceback (see last_err_ref) and returns the error unchanged. */
 int lusty__lua_msgh_record(lua_State *L);
 /* Pushes a printable message for the error value at `idx` (its
  * __tostring, or what kind of value it is); may raise from __tostring. */
@@ -116,23 +87,6 @@ char *lusty__lua_search(const char *path, const char *name, lusty_buf_t *tried);
  * numbers stay true. Pushes the function, or an error message, and returns
  * 0, LUSTY_ENOENT or LUSTY_ESYNTAX. */
 int lusty__lua_load_module(lua_State *L, lusty__lua_t *S, const char *name, const char *prefix);
-
-/* ---- lua_mediator.c ---- */
-/* Pushes the `mediator` module (the Mediator constructor table). */
-int lusty__lua_open_mediator(lua_State *L);
-/* Pushes a mediator object over `bus`, which the caller keeps owning. */
-void lusty__lua_push_mediator(lua_State *L, lusty_bus_t *bus);
-/* The bus of the mediator object at `idx`, or NULL when it is none. */
-lusty_bus_t *lusty__lua_mediator_bus(lua_State *L, int idx);
-/* Pushes the subscriber table of subscriber `id` of `bus` (as used from Lua
- * through the mediator object at `idx`), or nil. */
-void lusty__lua_push_subscriber(lua_State *L, int idx, uint64_t id);
-/* Whether the subscriber handler is a Lua function subscribed from Lua. */
-int lusty__lua_is_lua_subscriber(const lusty_bus_handler_t *h);
-/* Publishes the `nargs` values on top of the stack on `path` of the
- * mediator at `idx` and replaces them with the result table; Lua errors
- * propagate. */
-void lusty__lua_publish(lua_State *L, int idx, const char *path, int nargs);
 
 /* ---- lua_budget.c ---- */
 int64_t lusty__lua_now_ns(void);

@@ -21,8 +21,11 @@
 -- array (restored afterwards). lusty.router uses it instead of the URL, so
 -- publishing request:404 runs the route whose pattern is `404`, and the
 -- router leaves the status alone (a 500 stays a 500).
-local type, tostring, tonumber, floor, error, pcall, rawget =
-  type, tostring, tonumber, math.floor, error, pcall, rawget
+local host = require 'lusty.host'
+
+local type, tostring, tonumber, floor, error, xpcall, rawget =
+  type, tostring, tonumber, math.floor, error, xpcall, rawget
+local msgh, rethrow = host.msgh, host.rethrow
 
 -- A channel as an array of names.
 local function parts(ch)
@@ -81,9 +84,11 @@ local function publishAll(event, list, context)
     local ch = list[i]
     local previous = rawget(context, 'channel')
     context.channel = ch
-    local ok, err = pcall(event.publish, event, ch, context)
+    -- host.msgh notes where an error was raised; host.rethrow keeps that
+    -- traceback for the request's report.
+    local ok, err = xpcall(event.publish, msgh, event, ch, context)
     context.channel = previous
-    if not ok then error(err, 0) end
+    if not ok then rethrow(err) end
   end
 end
 
