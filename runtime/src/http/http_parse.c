@@ -32,6 +32,11 @@ struct lusty__http_parser_s {
     size_t headers_cap;
     last_cb_t last;
     bool started, head_done, complete, want_continue, has_body;
+    /* The head scanner (see scan_head()): bytes in the current line, and
+     * whether a non-empty line was seen; `scan_done` once the empty line
+     * ending the head went by. */
+    size_t line_len;
+    bool seen_line, scan_done;
     /* Bytes of the head so far. http-parser's own count (nread) is reset
      * inside the head, so we count the pieces it hands us, plus the
      * request line's and each header line's fixed parts. */
@@ -130,6 +135,14 @@ static int on_header_value(http_parser *hp, const char *at, size_t len)
     return 0;
 }
 
+static size_t count_header(const lusty_http_request_t *req, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < req->nheaders; i++)
+        n += strcasecmp(req->headers[i].name, name) == 0;
+    return n;
+}
+
 /* Splits the target into path and query, appended to the url buffer. */
 static int split_target(lusty__http_parser_t *p)
 {
@@ -204,9 +217,28 @@ static int on_headers_complete(http_parser *hp)
     p->req.version_minor = hp->http_minor;
     p->head_done = true;
 
-    bool http11 = hp->http_major == 1 && hp->http_minor >= 1;
-    if (http11 && !lusty_http_request_header(&p->req, "host"))
+    if (hp->http_major == 0)
+        return fail(p, 400, "HTTP/0.9 is not served");
+    if (hp->http_major > 1)
+        return fail(p, 505, "HTTP version not supported");
+    bool http11 = hp->http_minor >= 1;
+    size_t nhost = count_header(&p->req, "host"), nte = count_header(&p->req, "transfer-encoding");
+    if (http11 && nhost == 0)
         return fail(p, 400, "HTTP/1.1 request without Host");
+    if (nhost > 1)
+        return fail(p, 400, "more than one Host header");
+    if (nte > 0) {
+        /* Only a lone `chunked` is understood. A list such as `gzip,
+         * chunked` is a coding we cannot undo (501, as nginx answers); a
+         * second header or one on HTTP/1.0, which has no chunked framing,
+         * is how framing disagreements between a proxy and us begin. */
+        if (!http11)
+            return fail(p, 400, "Transfer-Encoding on HTTP/1.0");
+        if (nte > 1)
+            return fail(p, 400, "more than one Transfer-Encoding header");
+        if (strcasecmp(lusty_http_request_header(&p->req, "transfer-encoding"), "chunked") != 0)
+            return fail(p, 501, "transfer coding not implemented");
+    }
     bool chunked = (hp->flags & F_CHUNKED) != 0;
     bool has_length = !chunked && hp->content_length != ULLONG_MAX && hp->content_length > 0;
     if (has_length && hp->content_length > p->limits.body_bytes)
@@ -215,6 +247,16 @@ static int on_headers_complete(http_parser *hp)
     const char *expect = lusty_http_request_header(&p->req, "expect");
     if (expect && http11 && strcasecmp(expect, "100-continue") == 0 && p->has_body)
         p->want_continue = true;
+    return 0;
+}
+
+/* A chunk whose declared size would take the body over the limit is
+ * refused before any of it is read. */
+static int on_chunk_header(http_parser *hp)
+{
+    lusty__http_parser_t *p = hp->data;
+    if (hp->content_length > p->limits.body_bytes - p->body.len)
+        return fail(p, 413, "request body too large");
     return 0;
 }
 
@@ -247,6 +289,7 @@ static const http_parser_settings settings = {
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,
+    .on_chunk_header = on_chunk_header,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
@@ -280,6 +323,30 @@ static int status_of(enum http_errno e)
     return e == HPE_HEADER_OVERFLOW ? 431 : 400;
 }
 
+/* Looks at the raw bytes of the head for obs-fold (a header line that
+ * starts with a space or tab, continuing the previous one). http-parser
+ * unfolds such lines without a trace in its callbacks, so `Transfer-Encoding:`
+ * followed by a folded ` chunked` would frame the body as chunked while a
+ * proxy in front of us may not: refused outright, as RFC 9112 allows and
+ * nginx does. Returns false on a fold. */
+static bool scan_head(lusty__http_parser_t *p, const char *data, size_t len)
+{
+    for (size_t i = 0; i < len && !p->scan_done; i++) {
+        char ch = data[i];
+        if (ch == '\n') {
+            if (p->line_len == 0 && p->seen_line)
+                p->scan_done = true; /* the empty line: the body follows */
+            p->seen_line |= p->line_len > 0;
+            p->line_len = 0;
+        } else if (ch != '\r') {
+            if (p->line_len == 0 && p->seen_line && (ch == ' ' || ch == '\t'))
+                return false;
+            p->line_len++;
+        }
+    }
+    return true;
+}
+
 lusty__http_parse_result_t lusty__http_parse(lusty__http_parser_t *p, const char *data, size_t len,
                                              size_t *consumed)
 {
@@ -288,6 +355,10 @@ lusty__http_parse_result_t lusty__http_parse(lusty__http_parser_t *p, const char
         return LUSTY__HTTP_ERROR;
     if (len == 0)
         return LUSTY__HTTP_MORE; /* a zero length would mean end of input to http-parser */
+    if (!p->scan_done && !scan_head(p, data, len)) {
+        fail(p, 400, "obs-fold (a header line starting with whitespace)");
+        return LUSTY__HTTP_ERROR;
+    }
     size_t n = http_parser_execute(&p->hp, &settings, data, len);
     *consumed = n;
     if (p->complete)
@@ -325,6 +396,8 @@ void lusty__http_parser_next(lusty__http_parser_t *p)
     p->last = LAST_NONE;
     p->started = p->head_done = p->complete = p->want_continue = p->has_body = false;
     p->head_bytes = 0;
+    p->line_len = 0;
+    p->seen_line = p->scan_done = false;
     memset(&p->req, 0, sizeof(p->req));
     http_parser_pause(&p->hp, 0);
 }
