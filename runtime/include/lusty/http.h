@@ -85,6 +85,18 @@ int lusty_http_response_send_status(lusty_http_response_t *res, int status,
 typedef void (*lusty_http_file_done_cb)(void *data, int status);
 int lusty_http_response_end_file(lusty_http_response_t *res, uv_file fd, int64_t offset, size_t len,
                                  lusty_http_file_done_cb done, void *data);
+/* A handler that answers later can ask to be told when the client goes
+ * away first (its connection failed or was closed, or it ended its side
+ * while waiting). `cb` runs at most once, on the worker's loop, from a
+ * plain loop callback, never from inside a lusty_http_response_* call.
+ * The response must still be ended (writes then fail with UV_ECONNRESET
+ * and send nothing); ending it inside `cb` is fine. Reset for every
+ * request; NULL removes it. */
+typedef void (*lusty_http_close_cb)(void *data, lusty_http_response_t *res);
+void lusty_http_response_on_close(lusty_http_response_t *res, lusty_http_close_cb cb, void *data);
+/* True once the client's connection is closed: nothing written now
+ * reaches anybody. */
+bool lusty_http_response_is_closed(const lusty_http_response_t *res);
 /* True for HEAD requests, so that a handler can skip producing a body. */
 bool lusty_http_response_is_head(const lusty_http_response_t *res);
 /* The loop of the worker serving this response. */

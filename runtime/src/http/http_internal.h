@@ -74,7 +74,25 @@ struct lusty_http_response_s {
     uint64_t file_left;
     lusty_http_file_done_cb file_done;
     void *file_data;
+    /* Told when the client leaves before the response ends. */
+    lusty_http_close_cb on_close;
+    void *on_close_data;
 };
+
+/* A test's stand-in for a client socket, so that the connection code can
+ * be driven with raw bytes and no sockets (tests/runtime/test_http_conn.c).
+ * The test owns it and keeps it until `conn` is NULL (the connection was
+ * freed). Input is delivered from a uv_idle_t on the worker's loop. */
+typedef struct lusty__http_fake_s {
+    lusty_buf_t out; /* every byte the server wrote */
+    lusty_buf_t in;  /* what the client sent; read from in_pos */
+    size_t in_pos;
+    bool in_eof;                     /* the client ended its side after `in` */
+    bool shutdown_pending, shut;     /* the server's FIN: asked, done */
+    bool closed;                     /* the server closed the connection */
+    struct lusty__http_conn_s *conn; /* NULL once freed */
+    uv_idle_t idle;
+} lusty__http_fake_t;
 
 typedef enum {
     LUSTY__TIMER_NONE,
@@ -97,6 +115,7 @@ struct lusty__http_conn_s {
     char *in; /* LUSTY__HTTP_READ_BUF bytes; unparsed input is in[in_pos, in_len) */
     size_t in_pos, in_len;
     lusty_http_response_t res;
+    lusty__http_fake_t *fake; /* a test's client instead of `tcp` */
     lusty__timer_kind_t timer_kind;
     /* Loop times (ms): when the current kind's time is up, and when the
      * libuv timer is due. The timer is only moved when it would fire too
@@ -157,6 +176,12 @@ void lusty__http_worker_check_done(lusty__http_worker_t *w);
 
 /* Accepts a connection from the worker's listener (http_conn.c). */
 void lusty__http_conn_accept(lusty__http_worker_t *w);
+/* The test seam: opens a connection of `w` whose client is `f`; bytes
+ * the client sends and its end of input are given with the two calls
+ * below, and are read on the worker's loop. */
+void lusty__http_conn_open_fake(lusty__http_worker_t *w, lusty__http_fake_t *f);
+void lusty__http_fake_send(lusty__http_fake_t *f, const void *data, size_t len);
+void lusty__http_fake_end(lusty__http_fake_t *f);
 /* Closes at once (shutdown deadline, idle at stop). */
 void lusty__http_conn_close(lusty__http_conn_t *c);
 /* True when nothing of a request is in progress on the connection. */
