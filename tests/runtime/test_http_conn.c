@@ -351,6 +351,57 @@ static void test_file_bodies(void **state)
     finish(f);
 }
 
+/* Loop time passes (the shedding rule spares connections of the current
+ * iteration). */
+static void next_ms(fixture_t *f)
+{
+    uint64_t t = uv_now(&f->w.loop);
+    while (uv_now(&f->w.loop) == t) {
+        usleep(500);
+        uv_update_time(&f->w.loop);
+    }
+}
+
+static void test_shedding_picks_the_longest_waiting(void **state)
+{
+    fixture_t *f = *state;
+    f->answer = ANSWER_LATER;
+    lusty__http_fake_t more[3] = {0};
+    uv_update_time(&f->w.loop);
+    lusty__http_conn_open_fake(&f->w, &f->fake); /* oldest: will be busy */
+    next_ms(f);
+    lusty__http_conn_open_fake(&f->w, &more[0]); /* trickles a head */
+    next_ms(f);
+    lusty__http_conn_open_fake(&f->w, &more[1]); /* idle */
+    send_str(f, "GET /busy" H11 "\r\n");
+    lusty__http_fake_send(&more[0], "GET / HTTP/1.1\r\nHo", 18);
+    assert_true(run_until(f, has_pending));
+    assert_true(more[0].in_pos == more[0].in.len);
+    next_ms(f);
+    /* The busy one is never chosen; the trickler waited longest. */
+    assert_ptr_equal(lusty__http_shed_victim(&f->w, NULL), more[0].conn);
+    assert_true(lusty__http_conn_shed(&f->w, NULL, "test"));
+    assert_true(more[0].closed);
+    assert_ptr_equal(lusty__http_shed_victim(&f->w, NULL), more[1].conn);
+    /* The newest goes last. */
+    lusty__http_conn_open_fake(&f->w, &more[2]);
+    assert_ptr_equal(lusty__http_shed_victim(&f->w, NULL), more[1].conn);
+    lusty__http_conn_close(more[1].conn);
+    assert_ptr_equal(lusty__http_shed_victim(&f->w, NULL), more[2].conn);
+    lusty__http_conn_close(more[2].conn);
+    assert_null(lusty__http_shed_victim(&f->w, NULL)); /* only the busy one is left */
+    lusty_http_response_end(f->pending, NULL, 0);
+    for (int i = 0; i < 3; i++)
+        if (more[i].conn)
+            lusty__http_conn_close(more[i].conn);
+    finish(f);
+    for (int i = 0; i < 3; i++) {
+        assert_null(more[i].conn);
+        lusty_buf_free(&more[i].in);
+        lusty_buf_free(&more[i].out);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,6 +416,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client_leaving_a_pending_response_is_told, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_file_bodies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shedding_picks_the_longest_waiting, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

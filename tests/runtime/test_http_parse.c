@@ -246,6 +246,46 @@ static void test_after_an_error_the_parser_stays_dead(void **state)
     lusty__http_parser_free(p);
 }
 
+/* Parsers of one worker share a budget for the bodies they hold: past it,
+ * a body is refused (503) before it is read, and every byte comes back
+ * when a request is done or its parser freed. */
+static void test_body_memory_budget(void **state)
+{
+    (void)state;
+    size_t used = 0, n = 0;
+    lusty__http_parser_t *a = NULL, *b = NULL, *c = NULL;
+    lusty__http_parser_new(&a, &limits);
+    lusty__http_parser_new(&b, &limits);
+    lusty__http_parser_new(&c, &limits);
+    lusty__http_parser_set_budget(a, &used, 100);
+    lusty__http_parser_set_budget(b, &used, 100);
+    lusty__http_parser_set_budget(c, &used, 100);
+    const char *head60 = "POST /" H11 "Content-Length: 60\r\n\r\n";
+    assert_int_equal(lusty__http_parse(a, head60, strlen(head60), &n), LUSTY__HTTP_MORE);
+    assert_int_equal(used, 60);
+    assert_int_equal(lusty__http_parse(b, head60, strlen(head60), &n), LUSTY__HTTP_ERROR);
+    assert_int_equal(lusty__http_parser_error_status(b), 503);
+    /* A chunked body is charged as it grows. */
+    const char *chunked = "POST /" H11 "Transfer-Encoding: chunked\r\n\r\n30\r\n";
+    assert_int_equal(lusty__http_parse(c, chunked, strlen(chunked), &n), LUSTY__HTTP_ERROR);
+    assert_int_equal(lusty__http_parser_error_status(c), 503);
+    lusty__http_parser_free(c);
+    char body[60];
+    memset(body, 'x', sizeof body);
+    assert_int_equal(lusty__http_parse(a, body, sizeof body, &n), LUSTY__HTTP_REQUEST);
+    assert_int_equal(lusty__http_parser_request(a)->body_len, 60);
+    lusty__http_parser_next(a);
+    assert_int_equal(used, 0);
+    lusty__http_parser_new(&c, &limits);
+    lusty__http_parser_set_budget(c, &used, 100);
+    assert_int_equal(lusty__http_parse(c, chunked, strlen(chunked), &n), LUSTY__HTTP_MORE);
+    assert_true(used > 0 && used <= 64);
+    lusty__http_parser_free(c);
+    lusty__http_parser_free(b);
+    lusty__http_parser_free(a);
+    assert_int_equal(used, 0);
+}
+
 static void test_limits_defaults(void **state)
 {
     (void)state;
@@ -267,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_pipelined_requests_come_one_at_a_time),
         cmocka_unit_test(test_expect_continue),
         cmocka_unit_test(test_after_an_error_the_parser_stays_dead),
+        cmocka_unit_test(test_body_memory_budget),
         cmocka_unit_test(test_limits_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -106,15 +106,21 @@ const char *lusty_http_status_reason(int status);
 
 /* Limits on what clients may send; 0 means the default. */
 typedef struct {
-    size_t header_bytes;        /* request line and headers; 431 beyond; 16 KiB */
-    size_t url_bytes;           /* request target; 414 beyond; 8 KiB */
-    size_t body_bytes;          /* request body; 413 beyond; 1 MiB */
-    uint64_t header_timeout_ms; /* to receive a request's head (and between
-                                   body reads); 10 s */
-    uint64_t idle_timeout_ms;   /* a kept-alive connection may wait for its
-                                   next request; 30 s */
-    size_t max_connections;     /* open client connections over all workers,
-                                   503 beyond; 1024 */
+    size_t header_bytes;                /* request line and headers; 431 beyond; 16 KiB */
+    size_t url_bytes;                   /* request target; 414 beyond; 8 KiB */
+    size_t body_bytes;                  /* request body; 413 beyond; 1 MiB */
+    uint64_t header_timeout_ms;         /* to receive a request's head (and between
+                                           body reads); 10 s */
+    uint64_t idle_timeout_ms;           /* a kept-alive connection may wait for its
+                                           next request; 30 s */
+    size_t max_connections;             /* open client connections over all workers;
+                                           1024. When full, the connection that has
+                                           waited longest for a request is closed for
+                                           a new one; 503 when all are busy */
+    size_t max_connections_per_address; /* of one client address, over all
+                                   workers, the same way; 512 */
+    size_t body_memory_bytes;           /* request bodies held in memory at once, over
+                                           all workers; 503 beyond; 64 MiB */
 } lusty_http_limits_t;
 
 #define LUSTY_HTTP_DEFAULT_HEADER_BYTES (16u * 1024)
@@ -123,6 +129,8 @@ typedef struct {
 #define LUSTY_HTTP_DEFAULT_HEADER_TIMEOUT_MS 10000
 #define LUSTY_HTTP_DEFAULT_IDLE_TIMEOUT_MS 30000
 #define LUSTY_HTTP_DEFAULT_MAX_CONNECTIONS 1024
+#define LUSTY_HTTP_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 512
+#define LUSTY_HTTP_DEFAULT_BODY_MEMORY_BYTES (64u * 1024 * 1024)
 
 /* Replaces every 0 in `limits` by its default. */
 void lusty_http_limits_fill(lusty_http_limits_t *limits);

@@ -70,13 +70,10 @@ void lusty__http_conn_close(lusty__http_conn_t *c)
         return;
     c->dead = true;
     lusty__http_worker_t *w = c->w;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
+    lusty__http_conns_unlink(w, c);
+    lusty__http_addr_remove(w, c);
+    if (!c->closing)
+        w->nlive--;
     if (c->fake)
         c->fake->closed = true;
     uv_close(stream_handle(c), on_closed);
@@ -211,6 +208,7 @@ static void close_gracefully(lusty__http_conn_t *c)
     if (c->closing || c->dead)
         return;
     c->closing = true;
+    c->w->nlive--;
     stop_reading(c);
     if (c->pending_writes)
         return; /* on_write comes back here */
@@ -242,6 +240,7 @@ static void on_write(uv_write_t *req, int status)
         return;
     if (c->closing) {
         c->closing = false;
+        c->w->nlive++; /* counted out again just below */
         close_gracefully(c);
         return;
     }
@@ -420,6 +419,7 @@ static void process(lusty__http_conn_t *c)
             }
             lusty__http_parser_next(c->parser);
             c->timer_kind = LUSTY__TIMER_NONE;
+            lusty__http_conns_touch(w, c); /* waiting again, from now */
         }
         if (c->in_pos == c->in_len) {
             if (c->eof) {
@@ -432,7 +432,12 @@ static void process(lusty__http_conn_t *c)
                     arm(c, LUSTY__TIMER_IDLE,
                         c->nrequests ? lim->idle_timeout_ms : lim->header_timeout_ms);
             } else if (!lusty__http_parser_head_done(c->parser)) {
-                if (c->timer_kind != LUSTY__TIMER_HEAD)
+                /* The first head must be complete within the header
+                 * timeout of the connection's start, not of its first
+                 * byte: one byte early buys a slow client nothing. */
+                if (c->timer_kind == LUSTY__TIMER_IDLE && c->nrequests == 0)
+                    c->timer_kind = LUSTY__TIMER_HEAD;
+                else if (c->timer_kind != LUSTY__TIMER_HEAD)
                     arm(c, LUSTY__TIMER_HEAD, lim->header_timeout_ms);
             } else {
                 arm(c, LUSTY__TIMER_BODY, lim->header_timeout_ms);
@@ -471,11 +476,11 @@ static lusty__http_conn_t *conn_new(lusty__http_worker_t *w)
     c->tcp.data = c->timer.data = c;
     c->handles_open = 2;
     w->nconns++;
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
+    w->nlive++;
+    lusty__http_conns_push(w, c);
     lusty__http_parser_new(&c->parser, &w->srv->cfg.limits);
+    if (w->max_body_bytes)
+        lusty__http_parser_set_budget(c->parser, &w->body_bytes, w->max_body_bytes);
     c->in = lusty_malloc(LUSTY__HTTP_READ_BUF);
     c->res.conn = c;
     return c;
@@ -489,20 +494,36 @@ void lusty__http_conn_accept(lusty__http_worker_t *w)
         lusty__http_conn_close(c);
         return;
     }
-    if (w->nconns > w->max_conns || w->stopping) {
-        /* Over the limit: a quick answer beats a silent reset, and the
-         * request is never read. */
-        static const char busy[] =
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-            "Content-Length: 24\r\nConnection: close\r\n\r\n"
-            "503 Service Unavailable\n";
-        uv_buf_t b = uv_buf_init((char *)busy, sizeof(busy) - 1);
-        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-        lusty__http_conn_close(c);
+    uv_tcp_nodelay(&c->tcp, 1);
+    bool refuse = w->stopping;
+    if (!refuse && lusty__http_addr_add(w, c) > w->max_per_addr)
+        refuse = !lusty__http_conn_shed(w, c->addr, "connections of one address");
+    if (!refuse && w->nlive > w->max_conns)
+        refuse = !lusty__http_conn_shed(w, NULL, "connections");
+    if (refuse) {
+        /* Every slot is busy answering: a 503 (read by the client, since
+         * the connection is drained before it closes) beats a reset. */
+        lusty__http_conn_send_error(c, 503);
         return;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
     process(c);
+}
+
+bool lusty__http_conn_shed(lusty__http_worker_t *w, const lusty__http_addr_t *addr, const char *why)
+{
+    lusty__http_conn_t *victim = lusty__http_shed_victim(w, addr);
+    if (!victim)
+        return false;
+    uint64_t now = uv_now(&w->loop);
+    if (!w->shed_logged || now - w->shed_logged >= 10000) {
+        w->shed_logged = now;
+        lusty_log(LUSTY_LOG_WARN, "http",
+                  "worker %u: %s at the limit; closing the ones waiting longest for a "
+                  "request (slow or idle clients) to serve new ones",
+                  w->index, why);
+    }
+    lusty__http_conn_close(victim);
+    return true;
 }
 
 /* ---- The test seam: a connection whose client is a lusty__http_fake_t ---- */

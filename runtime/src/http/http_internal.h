@@ -33,6 +33,9 @@ lusty__http_parse_result_t lusty__http_parse(lusty__http_parser_t *p, const char
                                              size_t *consumed);
 /* The complete request, valid until lusty__http_parser_next(). */
 const lusty_http_request_t *lusty__http_parser_request(const lusty__http_parser_t *p);
+/* Charges the bodies this parser holds to `*used` (shared by the parsers
+ * of one worker), refusing with 503 a body that would take it over `max`. */
+void lusty__http_parser_set_budget(lusty__http_parser_t *p, size_t *used, size_t max);
 /* Forgets the current request and readies the parser for the next one. */
 void lusty__http_parser_next(lusty__http_parser_t *p);
 /* True once any byte of a request (beyond blank lines) has been seen. */
@@ -58,6 +61,7 @@ const char *lusty__http_parser_error_reason(const lusty__http_parser_t *p);
 
 typedef struct lusty__http_worker_s lusty__http_worker_t;
 typedef struct lusty__http_conn_s lusty__http_conn_t;
+typedef struct lusty__http_addr_s lusty__http_addr_t; /* connections of one client address */
 
 struct lusty_http_response_s {
     lusty__http_conn_t *conn;
@@ -110,7 +114,8 @@ struct lusty__http_conn_s {
     uv_timer_t timer;
     uv_shutdown_t shutdown_req;
     lusty__http_worker_t *w;
-    lusty__http_conn_t *prev, *next; /* the worker's list */
+    lusty__http_conn_t *prev, *next; /* the worker's list, longest waiting first */
+    lusty__http_addr_t *addr;        /* its client address's count, if known */
     lusty__http_parser_t *parser;
     char *in; /* LUSTY__HTTP_READ_BUF bytes; unparsed input is in[in_pos, in_len) */
     size_t in_pos, in_len;
@@ -142,8 +147,14 @@ struct lusty__http_worker_s {
     uv_timer_t deadline;
     int fd; /* the listening socket until the worker owns it */
     void *handler_data;
-    lusty__http_conn_t *conns;
-    size_t nconns, max_conns;
+    lusty__http_conn_t *conns, *conns_tail; /* see http_shed.c */
+    size_t nconns;                          /* until freed, closing ones too */
+    size_t nlive;                           /* not closing: what the limits count */
+    size_t max_conns, max_per_addr;
+    size_t body_bytes, max_body_bytes; /* request bodies held, and the cap */
+    lusty__http_addr_t **addr_buckets;
+    uint64_t shed_logged; /* loop time of the last shedding warning */
+    uint64_t fd_logged;   /* of the last out-of-descriptors error */
     bool stopping, listening, finished, stop_called;
     bool async_closed; /* guarded by the server's lock: no more stop requests */
     int status;
@@ -173,6 +184,27 @@ const char *lusty__http_worker_date(lusty__http_worker_t *w);
 void lusty__http_worker_fail(lusty__http_worker_t *w, int status);
 /* A connection was freed: the stopping worker may be finished. */
 void lusty__http_worker_check_done(lusty__http_worker_t *w);
+
+/* http_shed.c: the worker's connection list, in the order connections
+ * began waiting for a request (push and touch put one last), a count of
+ * connections per client address, and the choice of whom to close. */
+void lusty__http_conns_push(lusty__http_worker_t *w, lusty__http_conn_t *c);
+void lusty__http_conns_unlink(lusty__http_worker_t *w, lusty__http_conn_t *c);
+void lusty__http_conns_touch(lusty__http_worker_t *w, lusty__http_conn_t *c);
+/* Counts `c` under its client's address; returns the new count (0 when
+ * the address is unknown). */
+size_t lusty__http_addr_add(lusty__http_worker_t *w, lusty__http_conn_t *c);
+void lusty__http_addr_remove(lusty__http_worker_t *w, lusty__http_conn_t *c);
+void lusty__http_addr_table_free(lusty__http_worker_t *w);
+/* The connection that can be closed at the least loss (the longest
+ * waiting for a request), of address `addr` when not NULL; NULL when every
+ * one is being answered. */
+lusty__http_conn_t *lusty__http_shed_victim(lusty__http_worker_t *w,
+                                            const lusty__http_addr_t *addr);
+/* Closes the longest-waiting connection to free a slot or a descriptor;
+ * false when there is none. */
+bool lusty__http_conn_shed(lusty__http_worker_t *w, const lusty__http_addr_t *addr,
+                           const char *why);
 
 /* Accepts a connection from the worker's listener (http_conn.c). */
 void lusty__http_conn_accept(lusty__http_worker_t *w);
