@@ -379,17 +379,17 @@ static void test_shedding_picks_the_longest_waiting(void **state)
     assert_true(more[0].in_pos == more[0].in.len);
     next_ms(f);
     /* The busy one is never chosen; the trickler waited longest. */
-    assert_ptr_equal(lusty__http_shed_victim(&f->w, NULL), more[0].conn);
-    assert_true(lusty__http_conn_shed(&f->w, NULL, "test"));
+    assert_ptr_equal(lusty__http_shed_victim(&f->w, NULL, NULL), more[0].conn);
+    assert_true(lusty__http_conn_shed(&f->w, NULL, NULL, "test"));
     assert_true(more[0].closed);
-    assert_ptr_equal(lusty__http_shed_victim(&f->w, NULL), more[1].conn);
+    assert_ptr_equal(lusty__http_shed_victim(&f->w, NULL, NULL), more[1].conn);
     /* The newest goes last. */
     lusty__http_conn_open_fake(&f->w, &more[2]);
-    assert_ptr_equal(lusty__http_shed_victim(&f->w, NULL), more[1].conn);
+    assert_ptr_equal(lusty__http_shed_victim(&f->w, NULL, NULL), more[1].conn);
     lusty__http_conn_close(more[1].conn);
-    assert_ptr_equal(lusty__http_shed_victim(&f->w, NULL), more[2].conn);
+    assert_ptr_equal(lusty__http_shed_victim(&f->w, NULL, NULL), more[2].conn);
     lusty__http_conn_close(more[2].conn);
-    assert_null(lusty__http_shed_victim(&f->w, NULL)); /* only the busy one is left */
+    assert_null(lusty__http_shed_victim(&f->w, NULL, NULL)); /* only the busy one is left */
     lusty_http_response_end(f->pending, NULL, 0);
     for (int i = 0; i < 3; i++)
         if (more[i].conn)

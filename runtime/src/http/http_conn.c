@@ -495,11 +495,14 @@ void lusty__http_conn_accept(lusty__http_worker_t *w)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+        lusty__http_worker_check_fds(w, c, fd);
     bool refuse = w->stopping;
     if (!refuse && lusty__http_addr_add(w, c) > w->max_per_addr)
-        refuse = !lusty__http_conn_shed(w, c->addr, "connections of one address");
+        refuse = !lusty__http_conn_shed(w, c->addr, c, "connections of one address");
     if (!refuse && w->nlive > w->max_conns)
-        refuse = !lusty__http_conn_shed(w, NULL, "connections");
+        refuse = !lusty__http_conn_shed(w, NULL, c, "connections");
     if (refuse) {
         /* Every slot is busy answering: a 503 (read by the client, since
          * the connection is drained before it closes) beats a reset. */
@@ -509,9 +512,10 @@ void lusty__http_conn_accept(lusty__http_worker_t *w)
     process(c);
 }
 
-bool lusty__http_conn_shed(lusty__http_worker_t *w, const lusty__http_addr_t *addr, const char *why)
+bool lusty__http_conn_shed(lusty__http_worker_t *w, const lusty__http_addr_t *addr,
+                           const lusty__http_conn_t *spare, const char *why)
 {
-    lusty__http_conn_t *victim = lusty__http_shed_victim(w, addr);
+    lusty__http_conn_t *victim = lusty__http_shed_victim(w, addr, spare);
     if (!victim)
         return false;
     uint64_t now = uv_now(&w->loop);

@@ -197,14 +197,25 @@ size_t lusty__http_addr_add(lusty__http_worker_t *w, lusty__http_conn_t *c);
 void lusty__http_addr_remove(lusty__http_worker_t *w, lusty__http_conn_t *c);
 void lusty__http_addr_table_free(lusty__http_worker_t *w);
 /* The connection that can be closed at the least loss (the longest
- * waiting for a request), of address `addr` when not NULL; NULL when every
- * one is being answered. */
-lusty__http_conn_t *lusty__http_shed_victim(lusty__http_worker_t *w,
-                                            const lusty__http_addr_t *addr);
-/* Closes the longest-waiting connection to free a slot or a descriptor;
- * false when there is none. */
+ * waiting for a request), of address `addr` when not NULL, never `spare`
+ * (the newcomer it would make room for); NULL when every one is being
+ * answered. */
+lusty__http_conn_t *lusty__http_shed_victim(lusty__http_worker_t *w, const lusty__http_addr_t *addr,
+                                            const lusty__http_conn_t *spare);
+/* Closes the longest-waiting connection but `spare` to free a slot or a
+ * descriptor; false when there is none. */
 bool lusty__http_conn_shed(lusty__http_worker_t *w, const lusty__http_addr_t *addr,
-                           const char *why);
+                           const lusty__http_conn_t *spare, const char *why);
+
+/* http_server.c: says (now and then) that descriptors run out, `code`
+ * being EMFILE or ENFILE and `fd` the descriptor `newcomer` was just
+ * given (-1: none), and closes an idle connection to free one. */
+void lusty__http_worker_out_of_fds(lusty__http_worker_t *w, const char *code,
+                                   const lusty__http_conn_t *newcomer, int fd);
+/* Checks whether the descriptor `fd` of connection `newcomer`, just
+ * accepted, is close to the limit. */
+void lusty__http_worker_check_fds(lusty__http_worker_t *w, const lusty__http_conn_t *newcomer,
+                                  int fd);
 
 /* Accepts a connection from the worker's listener (http_conn.c). */
 void lusty__http_conn_accept(lusty__http_worker_t *w);

@@ -98,6 +98,8 @@ static int bind_all(lusty_http_server_t *srv)
 /* Descriptors kept free of connections: for the files handlers and static
  * folders open, the Lua modules loaded, and the loops' own. */
 #define FD_RESERVE 256
+/* Fewer free descriptors than this is running out. */
+#define FD_LOW_WATER 16
 
 /* Makes room for max_connections descriptors: raises the soft limit on
  * open files (up to the hard one) and, when that is not enough, lowers
@@ -266,29 +268,51 @@ void lusty__http_worker_fail(lusty__http_worker_t *w, int status)
     lusty_http_server_stop(srv);
 }
 
+void lusty__http_worker_out_of_fds(lusty__http_worker_t *w, const char *code,
+                                   const lusty__http_conn_t *newcomer, int fd)
+{
+    uint64_t now = uv_now(&w->loop);
+    if (!w->fd_logged || now - w->fd_logged >= 10000) {
+        w->fd_logged = now;
+        struct rlimit rl = {0};
+        getrlimit(RLIMIT_NOFILE, &rl);
+        if (fd >= 0)
+            lusty_log(LUSTY_LOG_ERROR, "http",
+                      "out of file descriptors (%s): a new connection got descriptor %d of a "
+                      "limit of %llu (ulimit -n); closing idle connections, and new ones are "
+                      "dropped while none are free",
+                      code, fd, (unsigned long long)rl.rlim_cur);
+        else
+            lusty_log(LUSTY_LOG_ERROR, "http",
+                      "out of file descriptors (%s, limit %llu, ulimit -n): new connections "
+                      "are dropped while none are free",
+                      code, (unsigned long long)rl.rlim_cur);
+    }
+    lusty__http_conn_shed(w, NULL, newcomer, "file descriptors");
+}
+
+void lusty__http_worker_check_fds(lusty__http_worker_t *w, const lusty__http_conn_t *newcomer,
+                                  int fd)
+{
+    /* Descriptors are handed out lowest first, so a new one this close to
+     * the limit means nearly all are in use. libuv, once accept(2) fails
+     * with EMFILE, drops waiting connections without telling us: the
+     * warning has to come before. */
+    struct rlimit rl;
+    if (fd < 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return;
+    if ((rlim_t)fd + FD_LOW_WATER >= rl.rlim_cur)
+        lusty__http_worker_out_of_fds(w, "EMFILE", newcomer, fd);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     lusty__http_worker_t *w = server->data;
     if (status < 0) {
         if (status == UV_EMFILE || status == UV_ENFILE) {
-            /* Out of descriptors (libuv has already dropped the waiting
-             * connections to keep the listener alive). Say what it is, once
-             * in a while, and close an idle connection so the next one fits;
-             * accepting goes on by itself once descriptors are free. */
-            uint64_t now = uv_now(&w->loop);
-            if (!w->fd_logged || now - w->fd_logged >= 10000) {
-                w->fd_logged = now;
-                struct rlimit rl = {0};
-                getrlimit(RLIMIT_NOFILE, &rl);
-                lusty_log(LUSTY_LOG_ERROR, "http",
-                          "accept: out of file descriptors (%s: %s, limit %llu); new "
-                          "connections are dropped until some are free",
-                          status == UV_EMFILE ? "EMFILE" : "ENFILE",
-                          status == UV_EMFILE ? "the process's limit, ulimit -n"
-                                              : "the system's limit",
-                          (unsigned long long)rl.rlim_cur);
-            }
-            lusty__http_conn_shed(w, NULL, "file descriptors");
+            /* Seldom seen: libuv drops the waiting connections itself when
+             * it can (see lusty__http_worker_check_fds()). */
+            lusty__http_worker_out_of_fds(w, status == UV_EMFILE ? "EMFILE" : "ENFILE", NULL, -1);
             return;
         }
         lusty_log(LUSTY_LOG_WARN, "http", "accept: %s", uv_strerror(status));

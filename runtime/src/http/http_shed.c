@@ -140,10 +140,11 @@ static bool sheddable(const lusty__http_conn_t *c)
            c->pending_writes == 0;
 }
 
-lusty__http_conn_t *lusty__http_shed_victim(lusty__http_worker_t *w, const lusty__http_addr_t *addr)
+lusty__http_conn_t *lusty__http_shed_victim(lusty__http_worker_t *w, const lusty__http_addr_t *addr,
+                                            const lusty__http_conn_t *spare)
 {
     for (lusty__http_conn_t *c = w->conns; c; c = c->next)
-        if ((!addr || c->addr == addr) && sheddable(c))
+        if (c != spare && (!addr || c->addr == addr) && sheddable(c))
             return c;
     return NULL;
 }
