@@ -90,8 +90,9 @@ static int client_socket(void)
     return socket(AF_INET, SOCK_STREAM, 0);
 }
 
-/* One GET on `fd`; true when answered 200 within 2 s. */
-static bool get_ok(int fd, int port)
+/* Connects `fd` and sends one GET (closing the connection after, or
+ * keeping it alive); true when answered 200 within 2 s. */
+static bool get(int fd, int port, bool keep_alive)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -99,12 +100,18 @@ static bool get_ok(int fd, int port)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
         return false;
-    static const char req[] = "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-    if (send(fd, req, sizeof req - 1, MSG_NOSIGNAL) != (ssize_t)sizeof req - 1)
+    const char *req = keep_alive ? "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+                                 : "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req))
         return false;
-    char buf[128] = {0};
+    char buf[256] = {0};
     ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
     return n >= 12 && memcmp(buf, "HTTP/1.1 200", 12) == 0;
+}
+
+static bool get_ok(int fd, int port)
+{
+    return get(fd, port, false);
 }
 
 static void test_out_of_descriptors_is_reported_and_survived(void **state)
@@ -181,22 +188,6 @@ static void test_max_connections_fitted_to_the_descriptor_limit(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-/* Connects `fd` and sends one keep-alive GET; true when answered 200. */
-static bool get_keep_alive(int fd, int port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {.tv_sec = 2};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
-        return false;
-    static const char req[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
-    send(fd, req, sizeof req - 1, MSG_NOSIGNAL);
-    char buf[256] = {0};
-    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
-    return n >= 12 && memcmp(buf, "HTTP/1.1 200", 12) == 0;
-}
-
 /* One address may hold max_connections_per_address connections; a new one
  * from it closes that address's longest-waiting connection instead of
  * being refused, and the limit counts no other address. */
@@ -210,7 +201,7 @@ static void test_connections_per_address(void **state)
     int held[3];
     for (int i = 0; i < 3; i++) {
         held[i] = client_socket();
-        assert_true(get_keep_alive(held[i], port));
+        assert_true(get(held[i], port, true));
     }
     int fd = client_socket();
     assert_true(get_ok(fd, port));
