@@ -298,6 +298,32 @@ static void test_head_timeout_answers_408(void **state)
     finish(f);
 }
 
+static uint64_t opened_at;
+
+static bool waited_120ms(fixture_t *f)
+{
+    (void)f;
+    return uv_hrtime() - opened_at >= 120000000ull;
+}
+
+/* The first head is due within the header timeout of the connection's
+ * start: a client that waits, then trickles, gains nothing. */
+static void test_first_head_is_timed_from_the_start(void **state)
+{
+    fixture_t *f = *state;
+    f->srv.cfg.limits.header_timeout_ms = 200;
+    opened_at = uv_hrtime();
+    lusty__http_conn_open_fake(&f->w, &f->fake);
+    assert_true(run_until(f, waited_120ms));
+    send_str(f, "GET / HTTP/1.1\r\nHost:");
+    assert_true(run_until(f, got_output));
+    uint64_t ms = (uv_hrtime() - opened_at) / 1000000;
+    assert_true(strncmp(f->fake.out.data, "HTTP/1.1 408 ", 13) == 0);
+    if (ms >= 310)
+        fail_msg("408 after %llu ms; due 200 ms after the start", (unsigned long long)ms);
+    finish(f);
+}
+
 static void test_client_leaving_a_pending_response_is_told(void **state)
 {
     fixture_t *f = *state;
@@ -413,6 +439,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_request_is_answered_and_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_body_and_expect_continue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_timeout_answers_408, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_head_is_timed_from_the_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_leaving_a_pending_response_is_told, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_file_bodies, setup, teardown),

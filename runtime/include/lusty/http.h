@@ -8,8 +8,9 @@
  * (from any callback on the same loop), but it must end every response with
  * lusty_http_response_end().
  *
- * The server owns the framing: it parses and limits requests (malformed or
- * over-limit requests get 400/413/414/431 and never reach the handler),
+ * The server owns the framing: it parses and limits requests (malformed,
+ * ambiguous or over-limit requests get 400/413/414/431/501/503/505 and
+ * never reach the handler),
  * answers `Expect: 100-continue`, keeps connections alive, honours
  * pipelining (one request at a time per connection, in order), adds `Date`
  * and `Server`, chooses Content-Length or chunked encoding, and drops bodies
