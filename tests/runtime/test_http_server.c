@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -39,11 +40,40 @@ static void log_sink(void *data, lusty_log_level_t level, const char *module, co
     }
 }
 
+static atomic_int held_now;
+
+typedef struct {
+    uv_timer_t timer;
+    lusty_http_response_t *res;
+} later_t;
+
+static void later_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void answer_later(uv_timer_t *t)
+{
+    later_t *l = t->data;
+    atomic_fetch_sub(&held_now, 1);
+    lusty_http_response_end(l->res, "late", 4);
+    uv_close((uv_handle_t *)t, later_closed);
+}
+
+/* "ok" at once, or after 500 ms for /hold. */
 static void handler(void *data, const lusty_http_request_t *req, lusty_http_response_t *res)
 {
     (void)data;
-    (void)req;
-    lusty_http_response_end(res, "ok", 2);
+    if (strcmp(req->path, "/hold") != 0) {
+        lusty_http_response_end(res, "ok", 2);
+        return;
+    }
+    later_t *l = calloc(1, sizeof(*l));
+    l->res = res;
+    uv_timer_init(lusty_http_response_loop(res), &l->timer);
+    l->timer.data = l;
+    uv_timer_start(&l->timer, answer_later, 500, 0);
+    atomic_fetch_add(&held_now, 1);
 }
 
 typedef struct {
@@ -218,12 +248,54 @@ static void test_connections_per_address(void **state)
     stop(&r);
 }
 
+/* When every connection is being answered, a new one gets a 503 it can
+ * read (not a reset), and the busy ones are not disturbed. */
+static void test_503_when_every_connection_is_busy(void **state)
+{
+    (void)state;
+    running_t r;
+    lusty_http_limits_t lim = {.max_connections = 2};
+    start(&r, &lim);
+    int port = lusty_http_server_port(r.srv);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int busy[2];
+    for (int i = 0; i < 2; i++) {
+        busy[i] = client_socket();
+        assert_int_equal(connect(busy[i], (struct sockaddr *)&a, sizeof a), 0);
+        static const char req[] = "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n";
+        send(busy[i], req, sizeof req - 1, MSG_NOSIGNAL);
+    }
+    for (int i = 0; i < 200 && atomic_load(&held_now) < 2; i++)
+        usleep(5000);
+    assert_int_equal(atomic_load(&held_now), 2);
+    int fd = client_socket();
+    struct timeval tv = {.tv_sec = 2};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    static const char req[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    send(fd, req, sizeof req - 1, MSG_NOSIGNAL);
+    char buf[64] = {0};
+    assert_true(recv(fd, buf, sizeof buf - 1, 0) >= 12);
+    assert_memory_equal(buf, "HTTP/1.1 503", 12);
+    close(fd);
+    for (int i = 0; i < 2; i++) {
+        setsockopt(busy[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        memset(buf, 0, sizeof buf);
+        assert_true(recv(busy[i], buf, sizeof buf - 1, 0) >= 12);
+        assert_memory_equal(buf, "HTTP/1.1 200", 12);
+        close(busy[i]);
+    }
+    stop(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_out_of_descriptors_is_reported_and_survived),
         cmocka_unit_test(test_max_connections_fitted_to_the_descriptor_limit),
         cmocka_unit_test(test_connections_per_address),
+        cmocka_unit_test(test_503_when_every_connection_is_busy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
