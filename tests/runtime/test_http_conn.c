@@ -153,6 +153,7 @@ static void finish(fixture_t *f)
     assert_int_equal(uv_run(&f->w.loop, UV_RUN_NOWAIT), 0);
     assert_int_equal(uv_loop_close(&f->w.loop), 0);
     assert_int_equal(f->w.nconns, 0);
+    assert_int_equal(f->w.nlive, 0);
 }
 
 static void send_str(fixture_t *f, const char *s)
