@@ -262,12 +262,11 @@ static int heldbody(int nconn, long body, char **pids, int npids)
             else
                 left -= w;
         }
-        /* Answered already (a 503), or reset: a reset drops the answer
-         * that came before it. */
-        char buf[64];
-        ssize_t got = recv(fds[i], buf, sizeof buf, MSG_DONTWAIT);
-        if (!ok || got >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+        if (!ok) {
+            close(fds[i]);
+            fds[i] = -1;
             refused++;
+        }
         if (i % 50 == 49) {
             long r = rss_sum(pids, npids);
             if (r > peak)
@@ -276,6 +275,16 @@ static int heldbody(int nconn, long body, char **pids, int npids)
     }
     usleep(300000); /* let the server take in what is in flight */
     long held = rss_sum(pids, npids);
+    for (int i = 0; i < nconn; i++) {
+        /* Answered already (a 503), or reset: a reset drops the answer
+         * that came before it. */
+        char buf[64];
+        if (fds[i] < 0)
+            continue;
+        ssize_t got = recv(fds[i], buf, sizeof buf, MSG_DONTWAIT);
+        if (got >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            refused++;
+    }
     if (held > peak)
         peak = held;
     for (int i = 0; i < nconn; i++)
