@@ -165,6 +165,9 @@ static bool read_conf(const cli_project_t *p, server_conf_t *c)
         {"server.limits.header_timeout_ms", offsetof(lusty_http_limits_t, header_timeout_ms), true},
         {"server.limits.idle_timeout_ms", offsetof(lusty_http_limits_t, idle_timeout_ms), true},
         {"server.limits.max_connections", offsetof(lusty_http_limits_t, max_connections), false},
+        {"server.limits.max_connections_per_address",
+         offsetof(lusty_http_limits_t, max_connections_per_address), false},
+        {"server.limits.body_memory_bytes", offsetof(lusty_http_limits_t, body_memory_bytes), false},
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         long v = 0;

@@ -352,26 +352,28 @@ PY
     stop_server
 }
 
-@test "max_connections: connections over the limit get 503" {
+@test "max_connections: when full, the connection idle longest makes room for a new one" {
     server_conf '"limits": { "max_connections": 3 }'
     start_server
     run python3 - "$PORT" <<'PY'
 import socket, sys, time
 port = int(sys.argv[1])
-held = [socket.create_connection(("127.0.0.1", port), timeout=3) for _ in range(3)]
-time.sleep(0.2)
+held = []
+for _ in range(3):
+    h = socket.create_connection(("127.0.0.1", port), timeout=3)
+    h.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    h.recv(4096)  # answered: the server has it, now idle
+    held.append(h)
 s = socket.create_connection(("127.0.0.1", port), timeout=3)
 s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 print(s.recv(4096).split(b"\r\n")[0].decode())
-for h in held:
-    h.close()
-time.sleep(0.2)
-s = socket.create_connection(("127.0.0.1", port), timeout=3)
-s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-print(s.recv(4096).split(b"\r\n")[0].decode())
+print("oldest closed" if held[0].recv(4096) == b"" else "oldest open")
+held[1].sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+print(held[1].recv(4096).split(b"\r\n")[0].decode())
 PY
-    assert_line --index 0 'HTTP/1.1 503 Service Unavailable'
-    assert_line --index 1 'HTTP/1.1 404 Not Found'
+    assert_line --index 0 'HTTP/1.1 404 Not Found'
+    assert_line --index 1 'oldest closed'
+    assert_line --index 2 'HTTP/1.1 404 Not Found'
     stop_server
 }
 

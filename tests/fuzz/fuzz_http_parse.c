@@ -19,6 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .header_bytes = 512, .url_bytes = 128, .body_bytes = 256};
     lusty__http_parser_t *p = NULL;
     lusty__http_parser_new(&p, &limits);
+    /* A budget below the body limit, so that both refusals are reached. */
+    size_t budget = 0;
+    lusty__http_parser_set_budget(p, &budget, 200);
     size_t off = 0;
     while (off < size) {
         size_t n = size - off < step ? size - off : step, used = 0;
@@ -27,7 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += used;
         if (r == LUSTY__HTTP_ERROR) {
             int status = lusty__http_parser_error_status(p);
-            assert(status == 400 || status == 413 || status == 414 || status == 431);
+            assert(status == 400 || status == 413 || status == 414 || status == 431 ||
+                   status == 501 || status == 503 || status == 505);
             break;
         }
         if (r == LUSTY__HTTP_REQUEST) {
@@ -44,5 +48,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         assert(used == n);
     }
     lusty__http_parser_free(p);
+    assert(budget == 0); /* every byte of body memory came back */
     return 0;
 }

@@ -8,8 +8,9 @@
  * (from any callback on the same loop), but it must end every response with
  * lusty_http_response_end().
  *
- * The server owns the framing: it parses and limits requests (malformed or
- * over-limit requests get 400/413/414/431 and never reach the handler),
+ * The server owns the framing: it parses and limits requests (malformed,
+ * ambiguous or over-limit requests get 400/413/414/431/501/503/505 and
+ * never reach the handler),
  * answers `Expect: 100-continue`, keeps connections alive, honours
  * pipelining (one request at a time per connection, in order), adds `Date`
  * and `Server`, chooses Content-Length or chunked encoding, and drops bodies
@@ -85,6 +86,18 @@ int lusty_http_response_send_status(lusty_http_response_t *res, int status,
 typedef void (*lusty_http_file_done_cb)(void *data, int status);
 int lusty_http_response_end_file(lusty_http_response_t *res, uv_file fd, int64_t offset, size_t len,
                                  lusty_http_file_done_cb done, void *data);
+/* A handler that answers later can ask to be told when the client goes
+ * away first (its connection failed or was closed, or it ended its side
+ * while waiting). `cb` runs at most once, on the worker's loop, from a
+ * plain loop callback, never from inside a lusty_http_response_* call.
+ * The response must still be ended (writes then fail with UV_ECONNRESET
+ * and send nothing); ending it inside `cb` is fine. Reset for every
+ * request; NULL removes it. */
+typedef void (*lusty_http_close_cb)(void *data, lusty_http_response_t *res);
+void lusty_http_response_on_close(lusty_http_response_t *res, lusty_http_close_cb cb, void *data);
+/* True once the client's connection is closed: nothing written now
+ * reaches anybody. */
+bool lusty_http_response_is_closed(const lusty_http_response_t *res);
 /* True for HEAD requests, so that a handler can skip producing a body. */
 bool lusty_http_response_is_head(const lusty_http_response_t *res);
 /* The loop of the worker serving this response. */
@@ -94,15 +107,21 @@ const char *lusty_http_status_reason(int status);
 
 /* Limits on what clients may send; 0 means the default. */
 typedef struct {
-    size_t header_bytes;        /* request line and headers; 431 beyond; 16 KiB */
-    size_t url_bytes;           /* request target; 414 beyond; 8 KiB */
-    size_t body_bytes;          /* request body; 413 beyond; 1 MiB */
-    uint64_t header_timeout_ms; /* to receive a request's head (and between
-                                   body reads); 10 s */
-    uint64_t idle_timeout_ms;   /* a kept-alive connection may wait for its
-                                   next request; 30 s */
-    size_t max_connections;     /* open client connections over all workers,
-                                   503 beyond; 1024 */
+    size_t header_bytes;                /* request line and headers; 431 beyond; 16 KiB */
+    size_t url_bytes;                   /* request target; 414 beyond; 8 KiB */
+    size_t body_bytes;                  /* request body; 413 beyond; 1 MiB */
+    uint64_t header_timeout_ms;         /* to receive a request's head (and between
+                                           body reads); 10 s */
+    uint64_t idle_timeout_ms;           /* a kept-alive connection may wait for its
+                                           next request; 30 s */
+    size_t max_connections;             /* open client connections over all workers;
+                                           1024. When full, the connection that has
+                                           waited longest for a request is closed for
+                                           a new one; 503 when all are busy */
+    size_t max_connections_per_address; /* of one client address, over all
+                                   workers, the same way; 512 */
+    size_t body_memory_bytes;           /* request bodies held in memory at once, over
+                                           all workers; 503 beyond; 64 MiB */
 } lusty_http_limits_t;
 
 #define LUSTY_HTTP_DEFAULT_HEADER_BYTES (16u * 1024)
@@ -111,6 +130,8 @@ typedef struct {
 #define LUSTY_HTTP_DEFAULT_HEADER_TIMEOUT_MS 10000
 #define LUSTY_HTTP_DEFAULT_IDLE_TIMEOUT_MS 30000
 #define LUSTY_HTTP_DEFAULT_MAX_CONNECTIONS 1024
+#define LUSTY_HTTP_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 512
+#define LUSTY_HTTP_DEFAULT_BODY_MEMORY_BYTES (64u * 1024 * 1024)
 
 /* Replaces every 0 in `limits` by its default. */
 void lusty_http_limits_fill(lusty_http_limits_t *limits);

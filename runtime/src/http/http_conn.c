@@ -32,6 +32,8 @@ static void maybe_free(lusty__http_conn_t *c)
     if (c->handles_open || c->busy || c->streaming)
         return;
     lusty__http_worker_t *w = c->w;
+    if (c->fake)
+        c->fake->conn = NULL;
     lusty__http_parser_free(c->parser);
     lusty_buf_free(&c->res.headers);
     lusty_free(c->in);
@@ -44,7 +46,22 @@ static void on_closed(uv_handle_t *h)
 {
     lusty__http_conn_t *c = h->data;
     c->handles_open--;
+    if (c->handles_open == 0 && c->busy && c->res.on_close) {
+        /* The client left while a handler still owns its response: tell
+         * the handler, from a plain loop callback, so that it can stop its
+         * work. Ending the response (now or later) frees the connection. */
+        lusty_http_close_cb cb = c->res.on_close;
+        c->res.on_close = NULL;
+        cb(c->res.on_close_data, &c->res);
+        return;
+    }
     maybe_free(c);
+}
+
+/* The handle that stands for the client: the socket, or a test's fake. */
+static uv_handle_t *stream_handle(lusty__http_conn_t *c)
+{
+    return c->fake ? (uv_handle_t *)&c->fake->idle : (uv_handle_t *)&c->tcp;
 }
 
 void lusty__http_conn_close(lusty__http_conn_t *c)
@@ -53,14 +70,13 @@ void lusty__http_conn_close(lusty__http_conn_t *c)
         return;
     c->dead = true;
     lusty__http_worker_t *w = c->w;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
-    uv_close((uv_handle_t *)&c->tcp, on_closed);
+    lusty__http_conns_unlink(w, c);
+    lusty__http_addr_remove(w, c);
+    if (!c->closing)
+        w->nlive--;
+    if (c->fake)
+        c->fake->closed = true;
+    uv_close(stream_handle(c), on_closed);
     uv_close((uv_handle_t *)&c->timer, on_closed);
     if (c->streaming)
         lusty__http_response_abort_file(&c->res, UV_ECONNRESET);
@@ -76,11 +92,20 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     lusty__http_conn_t *c = h->data;
-    /* Reading happens only once everything before has been parsed (or,
-     * when closing, is discarded), so the whole buffer is free. */
-    c->in_pos = c->in_len = 0;
-    *buf = uv_buf_init(c->in, LUSTY__HTTP_READ_BUF);
+    /* Unparsed input (pipelined requests read while a handler owns the
+     * current one) moves to the front; reading stops before the buffer is
+     * full (see on_read), so there is always room here. */
+    if (c->in_pos == c->in_len) {
+        c->in_pos = c->in_len = 0;
+    } else if (c->in_pos > 0) {
+        memmove(c->in, c->in + c->in_pos, c->in_len - c->in_pos);
+        c->in_len -= c->in_pos;
+        c->in_pos = 0;
+    }
+    *buf = uv_buf_init(c->in + c->in_len, (unsigned)(LUSTY__HTTP_READ_BUF - c->in_len));
 }
+
+static void stop_reading(lusty__http_conn_t *c);
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
@@ -90,9 +115,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     if (nread < 0) {
         c->eof = true;
-        uv_read_stop(s);
-        c->reading = false;
-        if (nread != UV_EOF || c->closing) {
+        stop_reading(c);
+        /* An end of input while a handler owns the response means the
+         * client is gone (as nginx takes it): the handler learns it (see
+         * lusty_http_response_on_close()) instead of working for nobody. */
+        if (nread != UV_EOF || c->closing || c->busy || c->streaming) {
             lusty__http_conn_close(c);
             return;
         }
@@ -100,17 +127,32 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (c->closing) {
-        c->in_len = 0; /* draining after our FIN: input is dropped */
+        c->in_pos = c->in_len = 0; /* draining after our FIN: input is dropped */
         return;
     }
-    c->in_len = (size_t)nread;
+    c->in_len += (size_t)nread;
+    if (c->busy || c->streaming) {
+        /* Read ahead while a handler works, to notice a client that goes
+         * away; a full buffer stops reading, which pushes back on a client
+         * that pipelines too much. */
+        if (c->in_len == LUSTY__HTTP_READ_BUF)
+            stop_reading(c);
+        return;
+    }
     process(c);
 }
+
+static void fake_wake(lusty__http_conn_t *c);
 
 static void start_reading(lusty__http_conn_t *c)
 {
     if (c->reading || c->eof || c->dead)
         return;
+    if (c->fake) {
+        c->reading = true;
+        fake_wake(c);
+        return;
+    }
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
         c->reading = true;
     else
@@ -121,7 +163,8 @@ static void stop_reading(lusty__http_conn_t *c)
 {
     if (!c->reading)
         return;
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (!c->fake)
+        uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = false;
 }
 
@@ -165,10 +208,16 @@ static void close_gracefully(lusty__http_conn_t *c)
     if (c->closing || c->dead)
         return;
     c->closing = true;
+    c->w->nlive--;
     stop_reading(c);
     if (c->pending_writes)
         return; /* on_write comes back here */
     c->shutdown_req.data = c;
+    if (c->fake) {
+        c->fake->shutdown_pending = true;
+        fake_wake(c);
+        return;
+    }
     if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
         lusty__http_conn_close(c);
 }
@@ -191,6 +240,7 @@ static void on_write(uv_write_t *req, int status)
         return;
     if (c->closing) {
         c->closing = false;
+        c->w->nlive++; /* counted out again just below */
         close_gracefully(c);
         return;
     }
@@ -207,6 +257,10 @@ int lusty__http_conn_send(lusty__http_conn_t *c, const char *data, size_t len)
         return UV_ECONNRESET;
     if (len == 0)
         return 0;
+    if (c->fake) {
+        lusty_buf_append(&c->fake->out, data, len);
+        return 0;
+    }
     size_t done = 0;
     if (c->pending_writes == 0) {
         uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
@@ -307,16 +361,15 @@ static void dispatch(lusty__http_conn_t *c)
     res->is_head = strcmp(req->method, "HEAD") == 0;
     res->keep_alive = req->keep_alive && !c->w->stopping;
     res->start_ns = uv_hrtime();
+    res->on_close = NULL;
+    res->on_close_data = NULL;
     c->busy = true;
     c->nrequests++;
     arm(c, LUSTY__TIMER_NONE, 0);
     lusty_http_server_t *srv = c->w->srv;
+    /* Reading goes on while the handler works (see on_read): a handler
+     * that answers later must learn when its client leaves. */
     srv->cfg.handler(c->w->handler_data, req, res);
-    /* Reading stops only for handlers that answer later: stopping and
-     * restarting around every quick answer would cost two epoll_ctl calls
-     * per request, and no read callback can run before we return anyway. */
-    if (c->busy || c->streaming)
-        stop_reading(c);
 }
 
 void lusty__http_conn_response_done(lusty__http_conn_t *c)
@@ -366,6 +419,7 @@ static void process(lusty__http_conn_t *c)
             }
             lusty__http_parser_next(c->parser);
             c->timer_kind = LUSTY__TIMER_NONE;
+            lusty__http_conns_touch(w, c); /* waiting again, from now */
         }
         if (c->in_pos == c->in_len) {
             if (c->eof) {
@@ -378,7 +432,12 @@ static void process(lusty__http_conn_t *c)
                     arm(c, LUSTY__TIMER_IDLE,
                         c->nrequests ? lim->idle_timeout_ms : lim->header_timeout_ms);
             } else if (!lusty__http_parser_head_done(c->parser)) {
-                if (c->timer_kind != LUSTY__TIMER_HEAD)
+                /* The first head must be complete within the header
+                 * timeout of the connection's start, not of its first
+                 * byte: one byte early buys a slow client nothing. */
+                if (c->timer_kind == LUSTY__TIMER_IDLE && c->nrequests == 0)
+                    c->timer_kind = LUSTY__TIMER_HEAD;
+                else if (c->timer_kind != LUSTY__TIMER_HEAD)
                     arm(c, LUSTY__TIMER_HEAD, lim->header_timeout_ms);
             } else {
                 arm(c, LUSTY__TIMER_BODY, lim->header_timeout_ms);
@@ -407,38 +466,130 @@ static void process(lusty__http_conn_t *c)
     c->processing = false;
 }
 
-void lusty__http_conn_accept(lusty__http_worker_t *w)
+/* A connection of worker `w` with its timer, in the worker's list; the
+ * caller sets up the client's side. */
+static lusty__http_conn_t *conn_new(lusty__http_worker_t *w)
 {
     lusty__http_conn_t *c = lusty_calloc(1, sizeof(*c));
     c->w = w;
-    uv_tcp_init(&w->loop, &c->tcp);
     uv_timer_init(&w->loop, &c->timer);
     c->tcp.data = c->timer.data = c;
     c->handles_open = 2;
     w->nconns++;
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
+    w->nlive++;
+    lusty__http_conns_push(w, c);
     lusty__http_parser_new(&c->parser, &w->srv->cfg.limits);
+    if (w->max_body_bytes)
+        lusty__http_parser_set_budget(c->parser, &w->body_bytes, w->max_body_bytes);
     c->in = lusty_malloc(LUSTY__HTTP_READ_BUF);
     c->res.conn = c;
+    return c;
+}
+
+void lusty__http_conn_accept(lusty__http_worker_t *w)
+{
+    lusty__http_conn_t *c = conn_new(w);
+    uv_tcp_init(&w->loop, &c->tcp);
     if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp) != 0) {
         lusty__http_conn_close(c);
         return;
     }
-    if (w->nconns > w->max_conns || w->stopping) {
-        /* Over the limit: a quick answer beats a silent reset, and the
-         * request is never read. */
-        static const char busy[] =
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-            "Content-Length: 24\r\nConnection: close\r\n\r\n"
-            "503 Service Unavailable\n";
-        uv_buf_t b = uv_buf_init((char *)busy, sizeof(busy) - 1);
-        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-        lusty__http_conn_close(c);
+    uv_tcp_nodelay(&c->tcp, 1);
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+        lusty__http_worker_check_fds(w, c, fd);
+    bool refuse = w->stopping;
+    if (!refuse && lusty__http_addr_add(w, c) > w->max_per_addr)
+        refuse = !lusty__http_conn_shed(w, c->addr, c, "connections of one address");
+    if (!refuse && w->nlive > w->max_conns)
+        refuse = !lusty__http_conn_shed(w, NULL, c, "connections");
+    if (refuse) {
+        /* Every slot is busy answering: a 503 (read by the client, since
+         * the connection is drained before it closes) beats a reset. */
+        lusty__http_conn_send_error(c, 503);
         return;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
     process(c);
+}
+
+bool lusty__http_conn_shed(lusty__http_worker_t *w, const lusty__http_addr_t *addr,
+                           const lusty__http_conn_t *spare, const char *why)
+{
+    lusty__http_conn_t *victim = lusty__http_shed_victim(w, addr, spare);
+    if (!victim)
+        return false;
+    uint64_t now = uv_now(&w->loop);
+    if (!w->shed_logged || now - w->shed_logged >= 10000) {
+        w->shed_logged = now;
+        lusty_log(LUSTY_LOG_WARN, "http",
+                  "worker %u: %s at the limit; closing the ones waiting longest for a "
+                  "request (slow or idle clients) to serve new ones",
+                  w->index, why);
+    }
+    lusty__http_conn_close(victim);
+    return true;
+}
+
+/* ---- The test seam: a connection whose client is a lusty__http_fake_t ---- */
+
+/* Delivers what the fake client has for the connection, one step per loop
+ * iteration, as a socket's callbacks would come: our half-close, then
+ * input (up to a read buffer at a time), then the client's end of input. */
+static void fake_tick(uv_idle_t *h)
+{
+    lusty__http_conn_t *c = h->data;
+    lusty__http_fake_t *f = c->fake;
+    if (f->shutdown_pending) {
+        f->shutdown_pending = false;
+        f->shut = true;
+        on_shutdown(&c->shutdown_req, 0);
+        return;
+    }
+    if (c->dead || !c->reading) {
+        uv_idle_stop(h);
+        return;
+    }
+    if (f->in_pos < f->in.len) {
+        uv_buf_t b;
+        on_alloc((uv_handle_t *)h, 0, &b);
+        size_t n = f->in.len - f->in_pos < b.len ? f->in.len - f->in_pos : b.len;
+        memcpy(b.base, f->in.data + f->in_pos, n);
+        f->in_pos += n;
+        on_read((uv_stream_t *)&c->tcp, (ssize_t)n, &b);
+        return;
+    }
+    if (f->in_eof) {
+        on_read((uv_stream_t *)&c->tcp, UV_EOF, NULL);
+        return;
+    }
+    uv_idle_stop(h);
+}
+
+static void fake_wake(lusty__http_conn_t *c)
+{
+    uv_idle_start(&c->fake->idle, fake_tick);
+}
+
+void lusty__http_conn_open_fake(lusty__http_worker_t *w, lusty__http_fake_t *f)
+{
+    lusty__http_conn_t *c = conn_new(w);
+    c->fake = f;
+    f->conn = c;
+    uv_idle_init(&w->loop, &f->idle);
+    f->idle.data = c;
+    process(c);
+}
+
+void lusty__http_fake_send(lusty__http_fake_t *f, const void *data, size_t len)
+{
+    lusty_buf_append(&f->in, data, len);
+    if (f->conn && f->conn->reading)
+        fake_wake(f->conn);
+}
+
+void lusty__http_fake_end(lusty__http_fake_t *f)
+{
+    f->in_eof = true;
+    if (f->conn && f->conn->reading)
+        fake_wake(f->conn);
 }

@@ -33,6 +33,9 @@ lusty__http_parse_result_t lusty__http_parse(lusty__http_parser_t *p, const char
                                              size_t *consumed);
 /* The complete request, valid until lusty__http_parser_next(). */
 const lusty_http_request_t *lusty__http_parser_request(const lusty__http_parser_t *p);
+/* Charges the bodies this parser holds to `*used` (shared by the parsers
+ * of one worker), refusing with 503 a body that would take it over `max`. */
+void lusty__http_parser_set_budget(lusty__http_parser_t *p, size_t *used, size_t max);
 /* Forgets the current request and readies the parser for the next one. */
 void lusty__http_parser_next(lusty__http_parser_t *p);
 /* True once any byte of a request (beyond blank lines) has been seen. */
@@ -58,6 +61,7 @@ const char *lusty__http_parser_error_reason(const lusty__http_parser_t *p);
 
 typedef struct lusty__http_worker_s lusty__http_worker_t;
 typedef struct lusty__http_conn_s lusty__http_conn_t;
+typedef struct lusty__http_addr_s lusty__http_addr_t; /* connections of one client address */
 
 struct lusty_http_response_s {
     lusty__http_conn_t *conn;
@@ -74,7 +78,25 @@ struct lusty_http_response_s {
     uint64_t file_left;
     lusty_http_file_done_cb file_done;
     void *file_data;
+    /* Told when the client leaves before the response ends. */
+    lusty_http_close_cb on_close;
+    void *on_close_data;
 };
+
+/* A test's stand-in for a client socket, so that the connection code can
+ * be driven with raw bytes and no sockets (tests/runtime/test_http_conn.c).
+ * The test owns it and keeps it until `conn` is NULL (the connection was
+ * freed). Input is delivered from a uv_idle_t on the worker's loop. */
+typedef struct lusty__http_fake_s {
+    lusty_buf_t out; /* every byte the server wrote */
+    lusty_buf_t in;  /* what the client sent; read from in_pos */
+    size_t in_pos;
+    bool in_eof;                     /* the client ended its side after `in` */
+    bool shutdown_pending, shut;     /* the server's FIN: asked, done */
+    bool closed;                     /* the server closed the connection */
+    struct lusty__http_conn_s *conn; /* NULL once freed */
+    uv_idle_t idle;
+} lusty__http_fake_t;
 
 typedef enum {
     LUSTY__TIMER_NONE,
@@ -92,11 +114,13 @@ struct lusty__http_conn_s {
     uv_timer_t timer;
     uv_shutdown_t shutdown_req;
     lusty__http_worker_t *w;
-    lusty__http_conn_t *prev, *next; /* the worker's list */
+    lusty__http_conn_t *prev, *next; /* the worker's list, longest waiting first */
+    lusty__http_addr_t *addr;        /* its client address's count, if known */
     lusty__http_parser_t *parser;
     char *in; /* LUSTY__HTTP_READ_BUF bytes; unparsed input is in[in_pos, in_len) */
     size_t in_pos, in_len;
     lusty_http_response_t res;
+    lusty__http_fake_t *fake; /* a test's client instead of `tcp` */
     lusty__timer_kind_t timer_kind;
     /* Loop times (ms): when the current kind's time is up, and when the
      * libuv timer is due. The timer is only moved when it would fire too
@@ -123,8 +147,14 @@ struct lusty__http_worker_s {
     uv_timer_t deadline;
     int fd; /* the listening socket until the worker owns it */
     void *handler_data;
-    lusty__http_conn_t *conns;
-    size_t nconns, max_conns;
+    lusty__http_conn_t *conns, *conns_tail; /* see http_shed.c */
+    size_t nconns;                          /* until freed, closing ones too */
+    size_t nlive;                           /* not closing: what the limits count */
+    size_t max_conns, max_per_addr;
+    size_t body_bytes, max_body_bytes; /* request bodies held, and the cap */
+    lusty__http_addr_t **addr_buckets;
+    uint64_t shed_logged; /* loop time of the last shedding warning */
+    uint64_t fd_logged;   /* of the last out-of-descriptors error */
     bool stopping, listening, finished, stop_called;
     bool async_closed; /* guarded by the server's lock: no more stop requests */
     int status;
@@ -155,8 +185,46 @@ void lusty__http_worker_fail(lusty__http_worker_t *w, int status);
 /* A connection was freed: the stopping worker may be finished. */
 void lusty__http_worker_check_done(lusty__http_worker_t *w);
 
+/* http_shed.c: the worker's connection list, in the order connections
+ * began waiting for a request (push and touch put one last), a count of
+ * connections per client address, and the choice of whom to close. */
+void lusty__http_conns_push(lusty__http_worker_t *w, lusty__http_conn_t *c);
+void lusty__http_conns_unlink(lusty__http_worker_t *w, lusty__http_conn_t *c);
+void lusty__http_conns_touch(lusty__http_worker_t *w, lusty__http_conn_t *c);
+/* Counts `c` under its client's address; returns the new count (0 when
+ * the address is unknown). */
+size_t lusty__http_addr_add(lusty__http_worker_t *w, lusty__http_conn_t *c);
+void lusty__http_addr_remove(lusty__http_worker_t *w, lusty__http_conn_t *c);
+void lusty__http_addr_table_free(lusty__http_worker_t *w);
+/* The connection that can be closed at the least loss (the longest
+ * waiting for a request), of address `addr` when not NULL, never `spare`
+ * (the newcomer it would make room for); NULL when every one is being
+ * answered. */
+lusty__http_conn_t *lusty__http_shed_victim(lusty__http_worker_t *w, const lusty__http_addr_t *addr,
+                                            const lusty__http_conn_t *spare);
+/* Closes the longest-waiting connection but `spare` to free a slot or a
+ * descriptor; false when there is none. */
+bool lusty__http_conn_shed(lusty__http_worker_t *w, const lusty__http_addr_t *addr,
+                           const lusty__http_conn_t *spare, const char *why);
+
+/* http_server.c: says (now and then) that descriptors run out, `code`
+ * being EMFILE or ENFILE and `fd` the descriptor `newcomer` was just
+ * given (-1: none), and closes an idle connection to free one. */
+void lusty__http_worker_out_of_fds(lusty__http_worker_t *w, const char *code,
+                                   const lusty__http_conn_t *newcomer, int fd);
+/* Checks whether the descriptor `fd` of connection `newcomer`, just
+ * accepted, is close to the limit. */
+void lusty__http_worker_check_fds(lusty__http_worker_t *w, const lusty__http_conn_t *newcomer,
+                                  int fd);
+
 /* Accepts a connection from the worker's listener (http_conn.c). */
 void lusty__http_conn_accept(lusty__http_worker_t *w);
+/* The test seam: opens a connection of `w` whose client is `f`; bytes
+ * the client sends and its end of input are given with the two calls
+ * below, and are read on the worker's loop. */
+void lusty__http_conn_open_fake(lusty__http_worker_t *w, lusty__http_fake_t *f);
+void lusty__http_fake_send(lusty__http_fake_t *f, const void *data, size_t len);
+void lusty__http_fake_end(lusty__http_fake_t *f);
 /* Closes at once (shutdown deadline, idle at stop). */
 void lusty__http_conn_close(lusty__http_conn_t *c);
 /* True when nothing of a request is in progress on the connection. */

@@ -17,6 +17,12 @@
 #include <limits.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+
+/* Bodies up to this size live in the heap; larger ones in pages of their
+ * own (mmap), which go back to the system the moment they are released,
+ * however the heap is fragmented by the bodies around them. */
+#define BODY_HEAP_MAX (64 * 1024)
 
 typedef enum { LAST_NONE, LAST_FIELD, LAST_VALUE } last_cb_t;
 
@@ -25,13 +31,24 @@ struct lusty__http_parser_s {
     lusty_http_limits_t limits;
     lusty_buf_t url;  /* target, then at head end "\0path\0query\0" */
     lusty_buf_t head; /* "name\0value\0" for every header */
-    lusty_buf_t body;
+    /* The body: `cap` bytes (plus a NUL) at `data`, mapped when over
+     * BODY_HEAP_MAX. Its capacity is charged to the worker's budget. */
+    char *body;
+    size_t body_len, body_cap;
+    bool body_mapped;
+    size_t *budget_used; /* the worker's bytes of bodies held; NULL: no budget */
+    size_t budget_max;
     size_t *offsets; /* name and value offsets into `head`, two per header */
     size_t noffsets, offsets_cap;
     lusty_http_header_t *headers;
     size_t headers_cap;
     last_cb_t last;
     bool started, head_done, complete, want_continue, has_body;
+    /* The head scanner (see scan_head()): bytes in the current line, and
+     * whether a non-empty line was seen; `scan_done` once the empty line
+     * ending the head went by. */
+    size_t line_len;
+    bool seen_line, scan_done;
     /* Bytes of the head so far. http-parser's own count (nread) is reset
      * inside the head, so we count the pieces it hands us, plus the
      * request line's and each header line's fixed parts. */
@@ -130,6 +147,73 @@ static int on_header_value(http_parser *hp, const char *at, size_t len)
     return 0;
 }
 
+/* Gives the body's memory back (to the system when it was mapped) and
+ * its charge back to the budget. */
+static void body_release(lusty__http_parser_t *p)
+{
+    if (p->body) {
+        if (p->body_mapped)
+            munmap(p->body, p->body_cap + 1);
+        else
+            lusty_free(p->body);
+    }
+    if (p->budget_used)
+        *p->budget_used -= p->body_cap;
+    p->body = NULL;
+    p->body_len = p->body_cap = 0;
+    p->body_mapped = false;
+}
+
+/* Makes room for a body of `need` bytes. A declared length (`exact`) is
+ * allocated as it is; a chunked body grows by doubling, up to the body
+ * limit. False when the worker's budget for bodies cannot take it. */
+static bool body_reserve(lusty__http_parser_t *p, size_t need, bool exact)
+{
+    if (need <= p->body_cap)
+        return true;
+    size_t cap = need;
+    if (!exact) {
+        cap = p->body_cap * 2 > need ? p->body_cap * 2 : need;
+        if (cap < 1024)
+            cap = 1024;
+        if (cap > p->limits.body_bytes)
+            cap = p->limits.body_bytes > need ? p->limits.body_bytes : need;
+    }
+    if (p->budget_used && *p->budget_used - p->body_cap + cap > p->budget_max)
+        return false;
+    char *data;
+    bool mapped = cap > BODY_HEAP_MAX;
+    if (mapped) {
+        data = mmap(NULL, cap + 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (data == MAP_FAILED)
+            return false;
+        if (p->body_len)
+            memcpy(data, p->body, p->body_len);
+    } else {
+        data = lusty_malloc(cap + 1);
+        if (p->body_len)
+            memcpy(data, p->body, p->body_len);
+    }
+    size_t len = p->body_len;
+    body_release(p);
+    p->body = data;
+    p->body_len = len;
+    p->body_cap = cap;
+    p->body_mapped = mapped;
+    p->body[len] = '\0';
+    if (p->budget_used)
+        *p->budget_used += cap;
+    return true;
+}
+
+static size_t count_header(const lusty_http_request_t *req, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < req->nheaders; i++)
+        n += strcasecmp(req->headers[i].name, name) == 0;
+    return n;
+}
+
 /* Splits the target into path and query, appended to the url buffer. */
 static int split_target(lusty__http_parser_t *p)
 {
@@ -204,13 +288,36 @@ static int on_headers_complete(http_parser *hp)
     p->req.version_minor = hp->http_minor;
     p->head_done = true;
 
-    bool http11 = hp->http_major == 1 && hp->http_minor >= 1;
-    if (http11 && !lusty_http_request_header(&p->req, "host"))
+    if (hp->http_major == 0)
+        return fail(p, 400, "HTTP/0.9 is not served");
+    if (hp->http_major > 1)
+        return fail(p, 505, "HTTP version not supported");
+    bool http11 = hp->http_minor >= 1;
+    size_t nhost = count_header(&p->req, "host"), nte = count_header(&p->req, "transfer-encoding");
+    if (http11 && nhost == 0)
         return fail(p, 400, "HTTP/1.1 request without Host");
+    if (nhost > 1)
+        return fail(p, 400, "more than one Host header");
+    if (nte > 0) {
+        /* Only a lone `chunked` is understood. A list such as `gzip,
+         * chunked` is a coding we cannot undo (501, as nginx answers); a
+         * second header or one on HTTP/1.0, which has no chunked framing,
+         * is how framing disagreements between a proxy and us begin. */
+        if (!http11)
+            return fail(p, 400, "Transfer-Encoding on HTTP/1.0");
+        if (nte > 1)
+            return fail(p, 400, "more than one Transfer-Encoding header");
+        if (strcasecmp(lusty_http_request_header(&p->req, "transfer-encoding"), "chunked") != 0)
+            return fail(p, 501, "transfer coding not implemented");
+    }
     bool chunked = (hp->flags & F_CHUNKED) != 0;
     bool has_length = !chunked && hp->content_length != ULLONG_MAX && hp->content_length > 0;
     if (has_length && hp->content_length > p->limits.body_bytes)
         return fail(p, 413, "request body too large");
+    /* A declared body is held whole: its room is taken at once, so that
+     * a server full of half-sent bodies refuses the next one up front. */
+    if (has_length && !body_reserve(p, (size_t)hp->content_length, true))
+        return fail(p, 503, "request bodies in memory at the body_memory_bytes limit");
     p->has_body = chunked || has_length;
     const char *expect = lusty_http_request_header(&p->req, "expect");
     if (expect && http11 && strcasecmp(expect, "100-continue") == 0 && p->has_body)
@@ -218,12 +325,28 @@ static int on_headers_complete(http_parser *hp)
     return 0;
 }
 
+/* A chunk whose declared size would take the body over the limit is
+ * refused before any of it is read. */
+static int on_chunk_header(http_parser *hp)
+{
+    lusty__http_parser_t *p = hp->data;
+    if (hp->content_length > p->limits.body_bytes - p->body_len)
+        return fail(p, 413, "request body too large");
+    if (!body_reserve(p, p->body_len + (size_t)hp->content_length, false))
+        return fail(p, 503, "request bodies in memory at the body_memory_bytes limit");
+    return 0;
+}
+
 static int on_body(http_parser *hp, const char *at, size_t len)
 {
     lusty__http_parser_t *p = hp->data;
-    if (p->body.len + len > p->limits.body_bytes)
+    if (p->body_len + len > p->limits.body_bytes)
         return fail(p, 413, "request body too large");
-    lusty_buf_append(&p->body, at, len);
+    if (!body_reserve(p, p->body_len + len, false))
+        return fail(p, 503, "request bodies in memory at the body_memory_bytes limit");
+    memcpy(p->body + p->body_len, at, len);
+    p->body_len += len;
+    p->body[p->body_len] = '\0';
     return 0;
 }
 
@@ -232,8 +355,8 @@ static int on_message_complete(http_parser *hp)
     lusty__http_parser_t *p = hp->data;
     p->complete = true;
     p->want_continue = false;
-    p->req.body = p->has_body ? (p->body.data ? p->body.data : "") : NULL;
-    p->req.body_len = p->body.len;
+    p->req.body = p->has_body ? (p->body ? p->body : "") : NULL;
+    p->req.body_len = p->body_len;
     p->req.keep_alive = http_should_keep_alive(hp) && !hp->upgrade;
     /* Stop here: the next pipelined request waits until this one is
      * answered. */
@@ -247,6 +370,7 @@ static const http_parser_settings settings = {
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,
+    .on_chunk_header = on_chunk_header,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
@@ -269,7 +393,7 @@ void lusty__http_parser_free(lusty__http_parser_t *p)
         return;
     lusty_buf_free(&p->url);
     lusty_buf_free(&p->head);
-    lusty_buf_free(&p->body);
+    body_release(p);
     lusty_free(p->offsets);
     lusty_free(p->headers);
     lusty_free(p);
@@ -280,6 +404,30 @@ static int status_of(enum http_errno e)
     return e == HPE_HEADER_OVERFLOW ? 431 : 400;
 }
 
+/* Looks at the raw bytes of the head for obs-fold (a header line that
+ * starts with a space or tab, continuing the previous one). http-parser
+ * unfolds such lines without a trace in its callbacks, so `Transfer-Encoding:`
+ * followed by a folded ` chunked` would frame the body as chunked while a
+ * proxy in front of us may not: refused outright, as RFC 9112 allows and
+ * nginx does. Returns false on a fold. */
+static bool scan_head(lusty__http_parser_t *p, const char *data, size_t len)
+{
+    for (size_t i = 0; i < len && !p->scan_done; i++) {
+        char ch = data[i];
+        if (ch == '\n') {
+            if (p->line_len == 0 && p->seen_line)
+                p->scan_done = true; /* the empty line: the body follows */
+            p->seen_line |= p->line_len > 0;
+            p->line_len = 0;
+        } else if (ch != '\r') {
+            if (p->line_len == 0 && p->seen_line && (ch == ' ' || ch == '\t'))
+                return false;
+            p->line_len++;
+        }
+    }
+    return true;
+}
+
 lusty__http_parse_result_t lusty__http_parse(lusty__http_parser_t *p, const char *data, size_t len,
                                              size_t *consumed)
 {
@@ -288,6 +436,10 @@ lusty__http_parse_result_t lusty__http_parse(lusty__http_parser_t *p, const char
         return LUSTY__HTTP_ERROR;
     if (len == 0)
         return LUSTY__HTTP_MORE; /* a zero length would mean end of input to http-parser */
+    if (!p->scan_done && !scan_head(p, data, len)) {
+        fail(p, 400, "obs-fold (a header line starting with whitespace)");
+        return LUSTY__HTTP_ERROR;
+    }
     size_t n = http_parser_execute(&p->hp, &settings, data, len);
     *consumed = n;
     if (p->complete)
@@ -316,17 +468,23 @@ void lusty__http_parser_next(lusty__http_parser_t *p)
 {
     lusty_buf_clear(&p->url);
     lusty_buf_clear(&p->head);
-    /* A large body's buffer is not kept for the next request. */
-    if (p->body.cap > 64 * 1024)
-        lusty_buf_free(&p->body);
-    else
-        lusty_buf_clear(&p->body);
+    /* A body's memory is not kept for the next request: an idle
+     * connection costs its read buffer and nothing more. */
+    body_release(p);
     p->noffsets = 0;
     p->last = LAST_NONE;
     p->started = p->head_done = p->complete = p->want_continue = p->has_body = false;
     p->head_bytes = 0;
+    p->line_len = 0;
+    p->seen_line = p->scan_done = false;
     memset(&p->req, 0, sizeof(p->req));
     http_parser_pause(&p->hp, 0);
+}
+
+void lusty__http_parser_set_budget(lusty__http_parser_t *p, size_t *used, size_t max)
+{
+    p->budget_used = used;
+    p->budget_max = max;
 }
 
 bool lusty__http_parser_started(const lusty__http_parser_t *p)
@@ -378,4 +536,8 @@ void lusty_http_limits_fill(lusty_http_limits_t *l)
         l->idle_timeout_ms = LUSTY_HTTP_DEFAULT_IDLE_TIMEOUT_MS;
     if (!l->max_connections)
         l->max_connections = LUSTY_HTTP_DEFAULT_MAX_CONNECTIONS;
+    if (!l->max_connections_per_address)
+        l->max_connections_per_address = LUSTY_HTTP_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
+    if (!l->body_memory_bytes)
+        l->body_memory_bytes = LUSTY_HTTP_DEFAULT_BODY_MEMORY_BYTES;
 }

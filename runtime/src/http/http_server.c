@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -94,6 +95,42 @@ static int bind_all(lusty_http_server_t *srv)
     return 0;
 }
 
+/* Descriptors kept free of connections: for the files handlers and static
+ * folders open, the Lua modules loaded, and the loops' own. */
+#define FD_RESERVE 256
+/* Fewer free descriptors than this is running out. */
+#define FD_LOW_WATER 16
+
+/* Makes room for max_connections descriptors: raises the soft limit on
+ * open files (up to the hard one) and, when that is not enough, lowers
+ * max_connections and says so, so that clients cannot take the
+ * descriptors that opening files needs. */
+static void fit_descriptors(lusty_http_limits_t *lim, unsigned nworkers)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = (rlim_t)lim->max_connections + FD_RESERVE + 8 * nworkers;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rlim_t old = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = old;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+        return;
+    rlim_t reserve = rl.rlim_cur / 4 < FD_RESERVE ? rl.rlim_cur / 4 : FD_RESERVE;
+    size_t fit =
+        rl.rlim_cur > reserve + 8 * nworkers ? (size_t)(rl.rlim_cur - reserve - 8 * nworkers) : 1;
+    lusty_log(LUSTY_LOG_WARN, "http",
+              "max_connections lowered from %zu to %zu: the process may open only %llu files "
+              "(ulimit -n), and some must stay free for files and modules",
+              lim->max_connections, fit, (unsigned long long)rl.rlim_cur);
+    lim->max_connections = fit;
+    if (lim->max_connections_per_address > fit)
+        lim->max_connections_per_address = fit;
+}
+
 int lusty_http_server_new(lusty_http_server_t **out, const lusty_http_config_t *config)
 {
     *out = NULL;
@@ -112,12 +149,17 @@ int lusty_http_server_new(lusty_http_server_t **out, const lusty_http_config_t *
     srv->nworkers = config->workers ? config->workers : 1;
     pthread_mutex_init(&srv->lock, NULL);
     srv->workers = lusty_calloc(srv->nworkers, sizeof(*srv->workers));
-    size_t per_worker = (srv->cfg.limits.max_connections + srv->nworkers - 1) / srv->nworkers;
+    fit_descriptors(&srv->cfg.limits, srv->nworkers);
+    size_t n = srv->nworkers;
+    size_t per_worker = (srv->cfg.limits.max_connections + n - 1) / n;
+    size_t per_addr = (srv->cfg.limits.max_connections_per_address + n - 1) / n;
     for (unsigned i = 0; i < srv->nworkers; i++) {
         srv->workers[i].srv = srv;
         srv->workers[i].index = i;
         srv->workers[i].fd = -1;
         srv->workers[i].max_conns = per_worker;
+        srv->workers[i].max_per_addr = per_addr;
+        srv->workers[i].max_body_bytes = (srv->cfg.limits.body_memory_bytes + n - 1) / n;
     }
     int err = bind_all(srv);
     if (err) {
@@ -226,12 +268,53 @@ void lusty__http_worker_fail(lusty__http_worker_t *w, int status)
     lusty_http_server_stop(srv);
 }
 
+void lusty__http_worker_out_of_fds(lusty__http_worker_t *w, const char *code,
+                                   const lusty__http_conn_t *newcomer, int fd)
+{
+    uint64_t now = uv_now(&w->loop);
+    if (!w->fd_logged || now - w->fd_logged >= 10000) {
+        w->fd_logged = now;
+        struct rlimit rl = {0};
+        getrlimit(RLIMIT_NOFILE, &rl);
+        if (fd >= 0)
+            lusty_log(LUSTY_LOG_ERROR, "http",
+                      "out of file descriptors (%s): a new connection got descriptor %d of a "
+                      "limit of %llu (ulimit -n); closing idle connections, and new ones are "
+                      "dropped while none are free",
+                      code, fd, (unsigned long long)rl.rlim_cur);
+        else
+            lusty_log(LUSTY_LOG_ERROR, "http",
+                      "out of file descriptors (%s, limit %llu, ulimit -n): new connections "
+                      "are dropped while none are free",
+                      code, (unsigned long long)rl.rlim_cur);
+    }
+    lusty__http_conn_shed(w, NULL, newcomer, "file descriptors");
+}
+
+void lusty__http_worker_check_fds(lusty__http_worker_t *w, const lusty__http_conn_t *newcomer,
+                                  int fd)
+{
+    /* Descriptors are handed out lowest first, so a new one this close to
+     * the limit means nearly all are in use. libuv, once accept(2) fails
+     * with EMFILE, drops waiting connections without telling us: the
+     * warning has to come before. */
+    struct rlimit rl;
+    if (fd < 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return;
+    if ((rlim_t)fd + FD_LOW_WATER >= rl.rlim_cur)
+        lusty__http_worker_out_of_fds(w, "EMFILE", newcomer, fd);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     lusty__http_worker_t *w = server->data;
     if (status < 0) {
-        /* EMFILE and friends: the connection stays in the backlog and is
-         * retried; nothing else to do. */
+        if (status == UV_EMFILE || status == UV_ENFILE) {
+            /* Seldom seen: libuv drops the waiting connections itself when
+             * it can (see lusty__http_worker_check_fds()). */
+            lusty__http_worker_out_of_fds(w, status == UV_EMFILE ? "EMFILE" : "ENFILE", NULL, -1);
+            return;
+        }
         lusty_log(LUSTY_LOG_WARN, "http", "accept: %s", uv_strerror(status));
         return;
     }
@@ -263,6 +346,7 @@ static void worker_main(void *arg)
     }
     uv_run(&w->loop, UV_RUN_DEFAULT);
     lusty_buf_free(&w->out);
+    lusty__http_addr_table_free(w);
     err = uv_loop_close(&w->loop);
     if (err) {
         lusty_log(LUSTY_LOG_ERROR, "http", "worker %u: handles left open at exit", w->index);
