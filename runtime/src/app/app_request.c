@@ -150,6 +150,20 @@ static void on_task_done(lusty_lua_task_t *task, int status, void *data)
     release_req(r);
 }
 
+/* The client went away: a request that waits is cancelled (its coroutine
+ * and memory released, nothing written); one running finishes quietly. */
+static void on_client_closed(void *data, lusty_http_response_t *res)
+{
+    lusty__app_req_t *r = data;
+    if (!r->task || r->res != res)
+        return;
+    lusty_lua_task_cancel(r->task);
+    r->task = NULL;
+    lusty_http_response_end(r->res, NULL, 0);
+    r->res = NULL;
+    release_req(r);
+}
+
 void lusty__app_request_start(lusty_app_worker_t *w, lusty__app_gen_t *g,
                               const lusty_http_request_t *req, lusty_http_response_t *res)
 {
@@ -170,8 +184,10 @@ void lusty__app_request_start(lusty_app_worker_t *w, lusty__app_gen_t *g,
     lusty_lua_task_start(&task, g->host, 5 + LUSTY__APP_CONTEXT_ARGS, app->budget_ms,
                          on_task_done, r);
     /* NULL when it is already done (and `r` gone). */
-    if (task)
+    if (task) {
         r->task = task;
+        lusty_http_response_on_close(res, on_client_closed, r);
+    }
 }
 
 void lusty__app_requests_drop(lusty_app_worker_t *w)
