@@ -83,8 +83,13 @@ static int list_templates(void)
         cli_hint("set LUSTY_TEMPLATES to a folder of templates");
         return CLI_EXIT_FAILURE;
     }
-    for (size_t i = 0; i < count; i++)
-        printf("%-12s %s\n", list[i]->name, list[i]->description);
+    for (size_t i = 0; i < count; i++) {
+        char *name = cli_template_printable(list[i]->name);
+        char *desc = cli_template_printable(list[i]->description);
+        printf("%-12s %s\n", name, desc);
+        lusty_free(desc);
+        lusty_free(name);
+    }
     cli_template_list_free(list, count);
     return CLI_EXIT_OK;
 }
@@ -321,8 +326,13 @@ static void print_message(const cli_template_t *t, const cJSON *vars, const char
     if (lusty_mustache_compile(&tpl, "template.json message", msg->valuestring,
                                strlen(msg->valuestring), NULL) == 0 &&
         lusty_mustache_render(tpl, lusty_mustache_cjson_data(), data, NULL, &text, NULL) == 0 &&
-        text.len)
-        printf("\n%s%s", text.data, text.data[text.len - 1] == '\n' ? "" : "\n");
+        text.len) {
+        /* The message is the template author's text: print it, not its
+         * terminal escape sequences. */
+        char *shown = cli_template_printable(text.data);
+        printf("\n%s%s", shown, text.data[text.len - 1] == '\n' ? "" : "\n");
+        lusty_free(shown);
+    }
     lusty_buf_free(&text);
     lusty_mustache_free(tpl);
     cJSON_Delete(data);

@@ -320,3 +320,69 @@ hint: choose another DIR"
     run find clean -name '.*.lusty-*'
     assert_output ''
 }
+
+@test "a template's symbolic links leaving it are refused, links inside it are copied as files" {
+    make_custom_template tpl
+    mkdir -p outside && printf 'secret key\n' >outside/id_rsa
+    ln -s "$PWD/outside" tpl/ssh
+    run -1 --separate-stderr lusty init p --template ./tpl --no-git
+    assert_equal "$stderr" "lusty: error: template 'tpl' is broken: template file 'ssh' is a symbolic link to '$PWD/outside', outside the template: refused (a template may link only to its own files)"
+    assert_dir_not_exists p
+    rm tpl/ssh && ln -s ../../outside/id_rsa tpl/bin/key
+    run -1 --separate-stderr lusty init p --template ./tpl --no-git
+    [[ "$stderr" == *"template file 'bin/key' is a symbolic link to '../../outside/id_rsa', outside the template: refused"* ]]
+    assert_dir_not_exists p
+    # A link to a folder inside is refused too; one to a file inside is a copy.
+    rm tpl/bin/key && ln -s app tpl/alias
+    run -1 --separate-stderr lusty init p --template ./tpl --no-git
+    [[ "$stderr" == *"template file 'alias' is a symbolic link to 'app', which is not a file: refused"* ]]
+    rm tpl/alias && ln -s run tpl/bin/start
+    run -0 --separate-stderr lusty init p --template ./tpl --no-git
+    [ -f p/bin/start ] && [ ! -L p/bin/start ]
+    assert_equal "$(cat p/bin/start)" "$(cat p/bin/run)"
+}
+
+@test "a template's .git is never copied, and its hooks and config never run" {
+    make_custom_template tpl
+    git init -q tpl
+    git -C tpl config core.fsmonitor "touch $PWD/PWNED; false"
+    printf '#!/bin/sh\ntouch %s/PWNED-HOOK\n' "$PWD" >tpl/.git/hooks/post-commit
+    chmod +x tpl/.git/hooks/post-commit
+    mkdir -p tpl/sub/.git && printf 'x\n' >tpl/sub/.git/config
+    run -0 --separate-stderr lusty init p --template ./tpl
+    assert_dir_exists p/.git
+    run ! grep -q fsmonitor p/.git/config
+    assert_file_not_exists p/.git/hooks/post-commit
+    assert_dir_not_exists p/sub
+    git -C p status --porcelain >/dev/null
+    git -C p -c user.name=T -c user.email=t@l commit -q --allow-empty -m more
+    assert_file_not_exists PWNED
+    assert_file_not_exists PWNED-HOOK
+    # Nor may a rendered name put a file into .git.
+    mkdir -p tpl2 && printf '{"variables": {"where": ".git"}}' >tpl2/template.json
+    mkdir -p 'tpl2/{{where}}/hooks' && printf 'x\n' >'tpl2/{{where}}/hooks/post-checkout'
+    run -1 --separate-stderr lusty init q --template ./tpl2 --no-git
+    assert_equal "$stderr" "lusty: error: template 'tpl2' is broken: template file './tpl2/{{where}}/hooks/post-checkout' renders to the unsafe path '.git/hooks/post-checkout'"
+    assert_dir_not_exists q
+}
+
+@test "setuid and setgid bits are dropped and the umask applies" {
+    make_custom_template tpl
+    chmod 6777 tpl/bin/run
+    chmod 666 tpl/lusty.json
+    (umask 022 && lusty init p --template ./tpl --no-git --quiet)
+    assert_equal "$(stat -c %a p/bin/run)" 755
+    assert_equal "$(stat -c %a p/lusty.json)" 644
+}
+
+@test "a template's message and description are printed with control characters escaped" {
+    make_custom_template tpl
+    printf '{"description": "nice\\u001b]0;owned\\u0007", "message": "done\\u001b[2J\\u001b]0;x\\u0007 {{name}}\\u009b\\nnext"}' >tpl/template.json
+    run -0 --separate-stderr lusty init p --template ./tpl --no-git
+    [[ "$output" != *$'\e'* ]] && [[ "$output" != *$'\a'* ]]
+    assert_line 'done\x1b[2J\x1b]0;x\x07 p\u009b'
+    assert_line 'next'
+    mkdir -p "$HOME/.config/lusty/templates" && cp -r tpl "$HOME/.config/lusty/templates/esc"
+    run -0 --separate-stderr lusty init --list-templates
+    assert_line --regexp '^esc +nice\\x1b\]0;owned\\x07$'
+}
