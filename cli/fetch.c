@@ -12,7 +12,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <git2.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -164,16 +163,9 @@ int cli_fetch__install(cli_fetch_job_t *job, const char *tmp)
     return 0;
 }
 
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st, (void)type, (void)ftw;
-    remove(path);
-    return 0;
-}
-
 void cli_fetch__remove_tree(const char *path)
 {
-    nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    cli_remove_tree(path);
 }
 
 int cli_fetch__sha256_file(const char *path, char hex[65])

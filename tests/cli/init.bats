@@ -5,6 +5,9 @@ load helpers
 setup() { common_setup; }
 
 teardown() {
+    if [ -n "${MOUNTED:-}" ]; then
+        umount "$MOUNTED" 2>/dev/null || true
+    fi
     if [ -n "${WORLD_TMP:-}" ]; then
         chmod -R u+rwx "$WORLD_TMP" 2>/dev/null || true
         rm -rf "$WORLD_TMP"
@@ -148,9 +151,12 @@ PY
 
 @test "--dry-run with --force marks the files it would overwrite" {
     lusty init both --no-git --quiet
+    printf '{}\n' >both/lusty.json
     before=$(snapshot both)
     run -0 --separate-stderr lusty init both --dry-run --force --no-git
     assert_line --regexp '^  overwrite +lusty\.json$'
+    # Files that already have the template's content are not overwritten.
+    assert_line --regexp '^  unchanged +app/config\.lua$'
     assert_equal "$(snapshot both)" "$before"
 }
 
@@ -385,4 +391,110 @@ hint: choose another DIR"
     mkdir -p "$HOME/.config/lusty/templates" && cp -r tpl "$HOME/.config/lusty/templates/esc"
     run -0 --separate-stderr lusty init --list-templates
     assert_line --regexp '^esc +nice\\x1b\]0;owned\\x07$'
+}
+
+# start_paused STEP ARGS...: runs `lusty init ARGS` in the background and
+# waits (at most 30 s) until it is paused at STEP through the test hook of
+# cli/test_hook.h; `resume` lets it go on and sets INIT_RC. SIGINT and
+# SIGTERM keep their default action (bash makes background jobs ignore
+# SIGINT).
+start_paused() {
+    local step=$1 got=
+    shift
+    local fifo="$BATS_TEST_TMPDIR/pause.fifo"
+    rm -f "$fifo" "$fifo.resume" && mkfifo "$fifo" "$fifo.resume"
+    # Read-write, so that neither side's open blocks.
+    exec {PAUSE_FD}<>"$fifo" {RESUME_FD}<>"$fifo.resume"
+    LUSTY_TEST_PAUSE="$step:$fifo" env --default-signal=INT,TERM "$LUSTY_BIN" init "$@" \
+        >"$BATS_TEST_TMPDIR/init.out" 2>"$BATS_TEST_TMPDIR/init.err" 3>&- {PAUSE_FD}>&- {RESUME_FD}>&- &
+    INIT_PID=$!
+    read -r -t 30 -u "$PAUSE_FD" got || fail "lusty init never reached step '$step'"
+    assert_equal "$got" "$step"
+}
+
+resume() {
+    exec {RESUME_FD}>&- {PAUSE_FD}>&-
+    INIT_RC=0
+    wait "$INIT_PID" || INIT_RC=$?
+    stderr=$(cat "$BATS_TEST_TMPDIR/init.err")
+}
+
+kill_paused() {
+    kill -9 "$INIT_PID"
+    wait "$INIT_PID" || true
+    exec {RESUME_FD}>&- {PAUSE_FD}>&-
+}
+
+@test "a file created in the target while init runs is never overwritten" {
+    start_paused rename p --no-git
+    printf 'mine\n' >p/lusty.json
+    resume
+    assert_equal "$INIT_RC" 1
+    assert_equal "$stderr" "lusty: error: 'p/lusty.json' appeared while lusty init was running: it was not overwritten
+hint: nothing of the project was kept; look at the file and run 'lusty init' again"
+    assert_equal "$(cat p/lusty.json)" "mine"
+    # Nothing else is left: no project files, no temporaries.
+    assert_equal "$(cd p && find . -mindepth 1 | sort)" "./lusty.json"
+}
+
+@test "SIGINT or SIGTERM during the git step removes the project, repository and all" {
+    start_paused git p
+    assert_dir_exists p/.git
+    kill -INT "$INIT_PID"
+    resume
+    assert_equal "$INIT_RC" 130
+    assert_equal "$stderr" "lusty: error: interrupted: nothing of the project was kept"
+    assert_dir_not_exists p
+    # With --force, the files it replaced are put back.
+    mkdir q && printf 'mine\n' >q/lusty.json && printf 'notes\n' >q/notes.txt
+    before=$(snapshot q)
+    start_paused git q --force
+    grep -q '"name": "q"' q/lusty.json
+    kill -TERM "$INIT_PID"
+    resume
+    assert_equal "$INIT_RC" 143
+    assert_equal "$(snapshot q)" "$before"
+}
+
+@test "a rerun after kill -9 removes the temporary files and finishes the project" {
+    start_paused rename p
+    kill_paused
+    [ -n "$(find p -name '.*.lusty-*')" ]
+    run -0 --separate-stderr lusty init p
+    assert_line --regexp '^  removed +[0-9]+ temporary files of an interrupted run$'
+    assert_line --regexp '^  git +first commit [0-9a-f]{7}$'
+    assert_equal "$(find p -name '.*.lusty-*')" ""
+    [ -z "$(git -C p status --porcelain)" ]
+
+    # Killed in the git step: every file is there, the first commit is not.
+    start_paused git q
+    kill_paused
+    assert_file_exists q/.git/lusty-init-incomplete
+    run -0 --separate-stderr lusty init q
+    assert_line --regexp '^  unchanged +lusty\.json$'
+    assert_line --regexp '^  git +first commit [0-9a-f]{7}$'
+    assert_file_not_exists q/.git/lusty-init-incomplete
+    [ "$(git -C q rev-list --count HEAD)" = 1 ]
+    [ -z "$(git -C q status --porcelain)" ]
+    # A repository the user made is still left alone.
+    mkdir r && git init -q r
+    run -0 --separate-stderr lusty init r
+    refute_output --partial 'first commit'
+}
+
+@test "a full disk during the git step is an error and removes the project" {
+    local mnt="$BATS_TEST_TMPDIR/small"
+    mkdir -p "$mnt"
+    mount -t tmpfs -o size=4m tmpfs "$mnt" 2>/dev/null ||
+        skip "cannot mount a small tmpfs here (needs root with CAP_SYS_ADMIN)"
+    MOUNTED=$mnt
+    start_paused git "$mnt/p"
+    dd if=/dev/zero of="$mnt/fill" bs=64k 2>/dev/null || true
+    resume
+    rm -f "$mnt/fill"
+    local left
+    left=$(ls -A "$mnt")
+    assert_equal "$INIT_RC" 1
+    [[ "$stderr" == "lusty: error: cannot create the git repository: "* ]]
+    assert_equal "$left" ""
 }
