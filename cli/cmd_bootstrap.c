@@ -293,12 +293,20 @@ static void report_problems(const plan_t *plans, size_t count, const char *dir)
         if (p->kind == PLAN_SKIP) {
             cli_warning("skipped '%s': lusty_modules/%s has local changes (%s)", p->decl->name,
                         p->decl->name, p->installed.detail);
-            cli_hint("commit or move them away, or pass --force to replace the folder");
+            if (p->installed.local_commits)
+                cli_hint("push them, or pass --force to replace the folder (its commits are then "
+                         "kept under refs/lusty/backup/ in the new checkout)");
+            else
+                cli_hint("commit or move them away, or pass --force to replace the folder");
         } else if (p->kind == PLAN_MISSING) {
             const char *what = p->installed.state == CLI_INSTALLED_ABSENT
                                    ? "is not installed"
                                    : "is not installed as lusty.lock pins it";
             cli_error("'%s' (%s) %s and --offline forbids fetching it", p->decl->name, url, what);
+        } else if (p->kind == PLAN_FETCH && p->job->backup) {
+            cli_warning("replaced lusty_modules/%s, which had local commits: they are kept as %s",
+                        p->decl->name, p->job->backup);
+            cli_hint("see them with 'git -C lusty_modules/%s log refs/lusty/backup/'", p->decl->name);
         } else if (p->kind == PLAN_FETCH && p->job->status == CLI_FETCH_FAILED) {
             char *detail = p->job->error ? scrub(p->job->error, p->decl->url) : NULL;
             cli_error("cannot fetch '%s' from '%s': %s%s%s%s", p->decl->name, url, p->job->cause,
@@ -344,6 +352,8 @@ static cJSON *plan_json(const plan_t *p)
             cJSON_AddStringToObject(o, "error", detail);
         lusty_free(detail);
     }
+    if (p->kind == PLAN_FETCH && p->job->backup)
+        cJSON_AddStringToObject(o, "backup", p->job->backup);
     if (p->kind == PLAN_FETCH && p->job->status == CLI_FETCH_FETCHED)
         cJSON_AddNumberToObject(o, "seconds",
                                 (double)(long)((p->job->finished - p->job->started) * 1000) / 1000);

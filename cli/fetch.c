@@ -76,7 +76,9 @@ void cli_fetch_job_clear(cli_fetch_job_t *job)
 {
     cli_source_clear(&job->resolved);
     lusty_free(job->error);
+    lusty_free(job->backup);
     job->error = NULL;
+    job->backup = NULL;
     job->cause = NULL;
 }
 

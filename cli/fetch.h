@@ -28,6 +28,7 @@ typedef struct {
     char *id;     /* commit id or archive sha256 when CLEAN/CHANGED */
     char *url;    /* where it came from (git: the origin remote) */
     char *detail; /* CHANGED/FOREIGN: "2 modified, 1 untracked file" */
+    size_t local_commits; /* git: commits on no remote branch or tag */
 } cli_installed_t;
 
 /* Looks at `dest` without touching the network. Free with
@@ -60,6 +61,9 @@ typedef struct {
     cli_source_t resolved;
     const char *cause;
     char *error;
+    /* git, when the checkout replaced had commits of its own: where they
+     * were kept ("refs/lusty/backup/20260101T120000Z/HEAD, …"), or NULL. */
+    char *backup;
 } cli_fetch_job_t;
 
 /* Frees the result fields of a job (not the caller's inputs). */

@@ -345,3 +345,38 @@ PY
     run -1 --separate-stderr boot app
     assert_equal "$stderr" "lusty: error: lusty.json: handler 'bad' needs exactly one of \"git\" and \"url\""
 }
+
+@test "local commits in a handler are never lost: skipped, then kept as backup refs with --force" {
+    make_repo "$UP/a.git"
+    make_project "{\"a\": {\"git\": \"$UP/a.git\", \"ref\": \"v1\"}}"
+    run -0 --separate-stderr boot app
+    local m=app/lusty_modules/a mine
+    echo "-- mine" >>"$m/init.lua"
+    git -C "$m" -c user.name=T -c user.email=t@l commit -qam mine
+    mine=$(git -C "$m" rev-parse HEAD)
+    set_handlers app "{\"a\": {\"git\": \"$UP/a.git\", \"ref\": \"main\"}}"
+    run -0 --separate-stderr boot app
+    assert_line '  skipped    a'
+    assert_equal "${stderr_lines[0]}" "lusty: warning: skipped 'a': lusty_modules/a has local changes (1 local commit: ${mine:0:7})"
+    assert_equal "${stderr_lines[1]}" "hint: push them, or pass --force to replace the folder (its commits are then kept under refs/lusty/backup/ in the new checkout)"
+    [ "$(git -C "$m" rev-parse HEAD)" = "$mine" ]
+    # A commit on a branch of its own counts too.
+    git -C "$m" checkout -q -b feature
+    echo "-- more" >>"$m/init.lua"
+    git -C "$m" -c user.name=T -c user.email=t@l commit -qam more
+    local more
+    more=$(git -C "$m" rev-parse HEAD)
+    run -0 --separate-stderr boot app --force
+    assert_line --regexp '^  fetched    a [0-9a-f]{7} \(main\)$'
+    [[ "${stderr_lines[0]}" =~ ^"lusty: warning: replaced lusty_modules/a, which had local commits: they are kept as refs/lusty/backup/"[0-9]{8}T[0-9]{6}Z/feature$ ]]
+    [ "$(git -C "$m" rev-parse HEAD)" = "$(head_of "$UP/a.git")" ]
+    git -C "$m" cat-file -e "$mine^{commit}"
+    git -C "$m" cat-file -e "$more^{commit}"
+    [ "$(git -C "$m" for-each-ref --format='%(objectname)' refs/lusty/backup/)" = "$more" ]
+    # The fresh checkout has no local commits, and a later --force keeps the
+    # earlier backups.
+    run -0 --separate-stderr boot app
+    assert_line "  up to date a $(head_of "$UP/a.git" | cut -c1-7) (main)"
+    run -0 --separate-stderr boot app --force --update
+    git -C "$m" cat-file -e "$more^{commit}"
+}
