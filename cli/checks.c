@@ -428,4 +428,12 @@ void cli_checks_prepare(cli_checks_t *c, const cJSON *manifest, const cli_mongod
     *port_out = cJSON_IsNumber(port) && port->valueint > 0 && port->valueint < 65536
                     ? port->valueint
                     : 8080;
+    /* Check what `lusty server` would bind: LUSTY_HOST and LUSTY_PORT
+     * override lusty.json there too. */
+    const char *env_host = getenv("LUSTY_HOST"), *env_port = getenv("LUSTY_PORT");
+    long p = 0;
+    if (env_host && env_host[0])
+        *host_out = env_host;
+    if (env_port && cli_parse_int(env_port, 1, 65535, &p))
+        *port_out = (int)p;
 }

@@ -19,6 +19,8 @@
 #include "term.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -235,11 +237,43 @@ static void on_signal(int sig)
     cli_fetch_interrupted = 1;
 }
 
+/* Reports an error that stops bootstrap before its report: on stderr, and
+ * with --json also as {"command": "bootstrap", "ok": false, "error": …} on
+ * stdout, so that a script reading stdout always gets an object. */
+static void fail(const boot_args_t *a, const char *project, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail(const boot_args_t *a, const char *project, const char *fmt, ...)
+{
+    va_list ap;
+    lusty_buf_t msg = LUSTY_BUF_INIT;
+    va_start(ap, fmt);
+    lusty_buf_vprintf(&msg, fmt, ap);
+    va_end(ap);
+    cli_error("%s", msg.data);
+    if (a->json) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "command", "bootstrap");
+        if (project)
+            cJSON_AddStringToObject(root, "project", project);
+        else
+            cJSON_AddNullToObject(root, "project");
+        cJSON_AddBoolToObject(root, "ok", false);
+        cJSON_AddStringToObject(root, "error", msg.data);
+        char *text = cJSON_Print(root);
+        printf("%s\n", text);
+        cJSON_free(text);
+        cJSON_Delete(root);
+    }
+    lusty_buf_free(&msg);
+}
+
 /* Checks --frozen: the lock exists and pins exactly lusty.json's handlers. */
-static int check_frozen(const cli_source_list_t *decls, const cli_source_list_t *lock, bool have_lock)
+static int check_frozen(const boot_args_t *a, const char *project, const cli_source_list_t *decls,
+                        const cli_source_list_t *lock, bool have_lock)
 {
     if (!have_lock) {
-        cli_error("lusty.lock is missing and --frozen forbids creating it");
+        fail(a, project, "lusty.lock is missing and --frozen forbids creating it");
         cli_hint("run 'lusty bootstrap' without --frozen to create it, and commit it");
         return CLI_EXIT_FAILURE;
     }
@@ -252,7 +286,7 @@ static int check_frozen(const cli_source_list_t *decls, const cli_source_list_t 
         if (!cli_source_find(decls, lock->items[i].name))
             lusty_buf_printf(&names, "%s'%s'", n++ ? ", " : "", lock->items[i].name);
     if (n) {
-        cli_error("lusty.lock disagrees with lusty.json about %s", names.data);
+        fail(a, project, "lusty.lock disagrees with lusty.json about %s", names.data);
         cli_hint("run 'lusty bootstrap' without --frozen to update lusty.lock, and commit it");
     }
     lusty_buf_free(&names);
@@ -361,12 +395,29 @@ static cJSON *plan_json(const plan_t *p)
     return o;
 }
 
-/* Finds the project, creating it with `lusty init` when DIR holds none. */
-static int open_or_init(const boot_args_t *a, cli_project_t **out)
+/* True when `dir` has nothing in it but, perhaps, a fresh `.git`. */
+static bool empty_folder(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    bool empty = true;
+    for (struct dirent *e; empty && (e = readdir(d));)
+        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+                strcmp(e->d_name, ".git") == 0;
+    closedir(d);
+    return empty;
+}
+
+/* Finds the project. When there is none, an empty folder becomes one (as
+ * `lusty init` makes it, said first); a missing folder, or one with files
+ * that is not a project, is refused rather than filled. */
+static int open_or_init(const boot_args_t *a, cli_project_t **out, bool *created)
 {
     char *err = NULL, *found = NULL;
     const char *start = a->dir ? a->dir : ".";
     bool have = false;
+    *created = false;
     if (a->dir) {
         char *manifest = cli_path_join(a->dir, CLI_PROJECT_MANIFEST);
         have = cli_exists(manifest);
@@ -375,21 +426,43 @@ static int open_or_init(const boot_args_t *a, cli_project_t **out)
         have = cli_project_find(".", &found) == 0;
         lusty_free(found);
     }
+    if (!have && !cli_is_dir(start)) {
+        fail(a, NULL, "no such folder '%s'", start);
+        cli_hint("run 'lusty init %s' to create a project there", start);
+        return CLI_EXIT_FAILURE;
+    }
+    if (!have && !empty_folder(start)) {
+        fail(a, NULL, "'%s' is not a Lusty project (no lusty.json%s) and is not empty", start,
+             a->dir ? "" : " here or above");
+        cli_hint("to make a project of it, run 'lusty init --force %s' (it adds the template's "
+                 "files, and overwrites those of the same name)",
+                 start);
+        return CLI_EXIT_FAILURE;
+    }
     if (!have) {
         char *argv[5] = {"init"};
         int argc = 1;
+        if (!a->json && !a->quiet)
+            printf("No Lusty project in '%s': creating one there from the 'default' template "
+                   "(as 'lusty init' does).\n",
+                   start);
         if (a->json || a->quiet)
             argv[argc++] = "--quiet";
         argv[argc++] = "--";
         argv[argc++] = (char *)start;
+        fflush(stdout);
         int rc = cmd_init(argc, argv);
-        if (rc != CLI_EXIT_OK)
+        if (rc != CLI_EXIT_OK) {
+            if (a->json)
+                fail(a, NULL, "cannot create a project in '%s'", start);
             return rc;
+        }
+        *created = true;
         if (!a->json && !a->quiet)
             printf("\n");
     }
     if (cli_project_open(out, start, &err) != 0) {
-        cli_error("%s", err);
+        fail(a, NULL, "%s", err);
         lusty_free(err);
         return CLI_EXIT_FAILURE;
     }
@@ -405,42 +478,53 @@ static int run_bootstrap(const boot_args_t *a)
     cli_checks_t checks = {0};
     char *err = NULL, *lock_path = NULL;
     size_t njobs = 0;
-    bool lock_written = false;
-    int rc = open_or_init(a, &proj);
+    bool lock_written = false, created = false;
+    int rc = open_or_init(a, &proj, &created);
     if (rc != CLI_EXIT_OK)
         return rc;
     rc = CLI_EXIT_FAILURE;
     /* Relative handler paths in lusty.json are relative to the project. */
     if (chdir(proj->dir) != 0) {
-        cli_error("cannot enter '%s': %s", proj->dir, cli_strerror(errno));
+        fail(a, proj->dir, "cannot enter '%s': %s", proj->dir, cli_strerror(errno));
         goto cleanup;
     }
     if (cli_sources_from_manifest(&decls, cli_project_get(proj, "handlers"), &err) != 0) {
-        cli_error("%s", err);
+        fail(a, proj->dir, "%s", err);
         goto cleanup;
     }
     lock_path = cli_project_path(proj, "lusty.lock");
     int lrc = cli_lock_read(&lock, lock_path, &err);
     if (lrc < 0) {
-        cli_error("%s", err);
+        fail(a, proj->dir, "%s", err);
         cli_hint("fix it, or delete it and run 'lusty bootstrap' to create it again");
         goto cleanup;
     }
     for (size_t i = 0; i < a->nupdate; i++) {
         if (!cli_source_find(&decls, a->update_names[i])) {
-            cli_error("no handler '%s' in '%s'", a->update_names[i], proj->manifest_path);
+            fail(a, proj->dir, "no handler '%s' in '%s'", a->update_names[i], proj->manifest_path);
             const char **names = lusty_calloc(decls.count + 1, sizeof(char *));
             for (size_t j = 0; j < decls.count; j++)
                 names[j] = decls.items[j].name;
             const char *guess = cli_suggest(a->update_names[i], names);
-            if (guess)
+            if (guess) {
                 cli_hint("did you mean '%s'?", guess);
+            } else if (decls.count == 0) {
+                cli_hint("lusty.json has no handlers");
+            } else {
+                lusty_buf_t all = LUSTY_BUF_INIT;
+                for (size_t j = 0; j < decls.count; j++)
+                    lusty_buf_printf(&all, "%s%s", j ? ", " : "", names[j]);
+                cli_hint("the handlers are: %s", all.data);
+                lusty_buf_free(&all);
+            }
             lusty_free(names);
-            rc = CLI_EXIT_USAGE;
+            /* A well-formed name that names nothing fails the command (1),
+             * as an unknown template does; 2 is for malformed usage. */
+            rc = CLI_EXIT_FAILURE;
             goto cleanup;
         }
     }
-    if (a->frozen && check_frozen(&decls, &lock, lrc == 0) != CLI_EXIT_OK)
+    if (a->frozen && check_frozen(a, proj->dir, &decls, &lock, lrc == 0) != CLI_EXIT_OK)
         goto cleanup;
 
     plans = lusty_calloc(decls.count ? decls.count : 1, sizeof(*plans));
@@ -532,6 +616,7 @@ static int run_bootstrap(const boot_args_t *a)
         cJSON *root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "command", "bootstrap");
         cJSON_AddStringToObject(root, "project", proj->dir);
+        cJSON_AddBoolToObject(root, "created_project", created);
         cJSON *list = cJSON_AddArrayToObject(root, "handlers");
         for (size_t i = 0; i < decls.count; i++)
             cJSON_AddItemToArray(list, plan_json(&plans[i]));

@@ -11,6 +11,10 @@ BATS_TEST_TIMEOUT=120
 setup() {
     common_setup
     export LUSTY_MONGODB_URI=mongodb://127.0.0.1:1
+    # The port check looks at the port the server would bind: one that is
+    # free now, not 8080, which anything on the machine may hold.
+    LUSTY_PORT=$(closed_port)
+    export LUSTY_PORT
     UP="$BATS_TEST_TMPDIR/upstream"
     mkdir -p "$UP"
 }
@@ -27,15 +31,49 @@ boot() {
     timeout 60 "$LUSTY_BIN" bootstrap --skip-mongodb "$@"
 }
 
-@test "bootstrap on an empty folder creates the project first" {
+@test "bootstrap on an empty folder says so and creates the project first" {
     mkdir empty
     run -0 --separate-stderr boot empty
-    assert_line --index 0 "Creating project 'empty' from template 'default' in empty"
+    assert_line --index 0 "No Lusty project in 'empty': creating one there from the 'default' template (as 'lusty init' does)."
+    assert_line --index 1 "Creating project 'empty' from template 'default' in empty"
     assert_line 'handlers: none in lusty.json'
     assert_line --regexp '^  mongodb +skipped$'
+    assert_line --regexp "^  port +127\.0\.0\.1:$LUSTY_PORT is free$"
     assert_file_exists empty/lusty.json
     assert_file_not_exists empty/lusty.lock
     [ -z "$stderr" ]
+}
+
+@test "bootstrap refuses a missing folder and a non-empty one that is not a project" {
+    run -1 --separate-stderr boot nowhere
+    assert_equal "$stderr" "lusty: error: no such folder 'nowhere'
+hint: run 'lusty init nowhere' to create a project there"
+    assert_dir_not_exists nowhere
+    mkdir stuff && printf 'mine\n' >stuff/notes.txt
+    before=$(snapshot stuff)
+    run -1 --separate-stderr boot stuff
+    assert_equal "${stderr_lines[0]}" "lusty: error: 'stuff' is not a Lusty project (no lusty.json) and is not empty"
+    assert_equal "${stderr_lines[1]}" "hint: to make a project of it, run 'lusty init --force stuff' (it adds the template's files, and overwrites those of the same name)"
+    [ "$(snapshot stuff)" = "$before" ]
+    # Without DIR: the current folder, when no project is found above it.
+    cd stuff
+    run -1 --separate-stderr boot
+    assert_equal "${stderr_lines[0]}" "lusty: error: '.' is not a Lusty project (no lusty.json here or above) and is not empty"
+    # --json still prints an object.
+    run -1 --separate-stderr boot --json
+    "$PY" -c 'import json,sys; r = json.loads(sys.argv[1]); assert r["ok"] is False and "not a Lusty project" in r["error"], r' "$output"
+}
+
+@test "--json prints an error object when lusty.json's handlers are invalid" {
+    make_project '{"bad name": {"git": "/x"}}'
+    run -1 --separate-stderr boot app --json
+    "$PY" - "$output" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+assert r["command"] == "bootstrap" and r["ok"] is False, r
+assert r["error"].startswith("lusty.json: invalid handler name 'bad name'"), r
+PY
+    [[ "$stderr" == "lusty: error: lusty.json: invalid handler name 'bad name'"* ]]
 }
 
 @test "first fetch by path, file:// and smart HTTP, at a tag, a branch and a commit" {
@@ -337,10 +375,13 @@ PY
     assert_equal "$stderr" "lusty: error: --update and --frozen cannot be used together"
     run -2 --separate-stderr boot app other
     assert_equal "${stderr_lines[0]}" "lusty: error: 'lusty bootstrap' takes one DIR, got 2"
-    set_handlers app '{"auth": {"git": "/nowhere"}}'
-    run -2 --separate-stderr boot app --update auht
+    set_handlers app '{"auth": {"git": "/nowhere"}, "blog": {"git": "/nowhere"}}'
+    # A handler name that names nothing fails (1), as an unknown template.
+    run -1 --separate-stderr boot app --update auht
     assert_equal "${stderr_lines[0]}" "lusty: error: no handler 'auht' in '$BATS_TEST_TMPDIR/app/lusty.json'"
     assert_equal "${stderr_lines[1]}" "hint: did you mean 'auth'?"
+    run -1 --separate-stderr boot app --update nosuch
+    assert_equal "${stderr_lines[1]}" "hint: the handlers are: auth, blog"
     set_handlers app '{"bad": {"git": "/x", "url": "http://y"}}'
     run -1 --separate-stderr boot app
     assert_equal "$stderr" "lusty: error: lusty.json: handler 'bad' needs exactly one of \"git\" and \"url\""
