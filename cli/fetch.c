@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -54,6 +56,30 @@ void cli_installed_clear(cli_installed_t *inst)
     memset(inst, 0, sizeof(*inst));
 }
 
+/* True when `declared`, a path relative to the project (the folder above
+ * lusty_modules/ of `dest`), and `origin` name the same folder. */
+static bool same_local_repo(const char *declared, const char *origin, const char *dest)
+{
+    bool is_path = declared[0] != '/' && !strstr(declared, "://") &&
+                   !(strchr(declared, ':') && declared[0] != '.');
+    if (!is_path)
+        return false;
+    char *project = lusty_strdup(dest);
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(project, '/');
+        if (slash)
+            *slash = '\0';
+        else
+            strcpy(project, ".");
+    }
+    char *joined = cli_path_join(project, declared);
+    char a[PATH_MAX], b[PATH_MAX];
+    bool same = realpath(joined, a) && realpath(origin, b) && strcmp(a, b) == 0;
+    lusty_free(joined);
+    lusty_free(project);
+    return same;
+}
+
 void cli_fetch_inspect(cli_installed_t *out, const cli_source_t *decl, const char *dest)
 {
     memset(out, 0, sizeof(*out));
@@ -70,6 +96,13 @@ void cli_fetch_inspect(cli_installed_t *out, const cli_source_t *decl, const cha
         cli_fetch_git_inspect(out, dest);
     else
         cli_fetch_archive_inspect(out, dest);
+    if (decl->kind == CLI_SOURCE_GIT && out->url && strcmp(out->url, decl->url) != 0 &&
+        same_local_repo(decl->url, out->url, dest)) {
+        /* A checkout of a relative path records the absolute one as its
+         * origin: it is the same repository as lusty.json's. */
+        lusty_free(out->url);
+        out->url = lusty_strdup(decl->url);
+    }
 }
 
 void cli_fetch_job_clear(cli_fetch_job_t *job)

@@ -421,3 +421,16 @@ PY
     run -0 --separate-stderr boot app --force --update
     git -C "$m" cat-file -e "$more^{commit}"
 }
+
+@test "a handler at a relative path is up to date, offline and for doctor, once fetched" {
+    mkdir -p repos
+    make_repo "$BATS_TEST_TMPDIR/repos/greet.git"
+    make_project '{"greet": {"git": "../repos/greet.git"}}'
+    run -0 --separate-stderr boot app
+    assert_line --regexp '^  fetched    greet [0-9a-f]{7}$'
+    [ "$(lock_field app greet git)" = "../repos/greet.git" ]
+    run -0 --separate-stderr boot app --offline
+    assert_line "  up to date greet $(head_of repos/greet.git | cut -c1-7)"
+    run -0 --separate-stderr "$LUSTY_BIN" doctor app --skip-mongodb
+    assert_line --regexp '^  greet +installed [0-9a-f]{7}$'
+}
