@@ -22,10 +22,12 @@
 #include <dirent.h>
 #include <stdarg.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 enum {
@@ -479,6 +481,7 @@ static int run_bootstrap(const boot_args_t *a)
     char *err = NULL, *lock_path = NULL;
     size_t njobs = 0;
     bool lock_written = false, created = false;
+    int lock_fd = -1;
     int rc = open_or_init(a, &proj, &created);
     if (rc != CLI_EXIT_OK)
         return rc;
@@ -488,6 +491,20 @@ static int run_bootstrap(const boot_args_t *a)
         fail(a, proj->dir, "cannot enter '%s': %s", proj->dir, cli_strerror(errno));
         goto cleanup;
     }
+    /* One bootstrap at a time per project: then whatever temporaries are
+     * in lusty_modules/ were left by a killed run, and can go. */
+    lock_fd = open(proj->manifest_path, O_RDONLY | O_CLOEXEC);
+    if (lock_fd >= 0 && flock(lock_fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+        fail(a, proj->dir, "another lusty bootstrap is running in '%s'", proj->dir);
+        goto cleanup;
+    }
+    char *modules = cli_project_path(proj, "lusty_modules");
+    size_t stale = 0;
+    cli_fetch_remove_leftovers(modules, &stale);
+    lusty_free(modules);
+    if (stale && !a->json && !a->quiet)
+        printf("removed %zu temporary folder%s left by an interrupted bootstrap\n", stale,
+               stale == 1 ? "" : "s");
     if (cli_sources_from_manifest(&decls, cli_project_get(proj, "handlers"), &err) != 0) {
         fail(a, proj->dir, "%s", err);
         goto cleanup;
@@ -650,6 +667,8 @@ cleanup:
     lusty_free(lock_path);
     lusty_free(err);
     cli_project_free(proj);
+    if (lock_fd >= 0)
+        close(lock_fd);
     return rc;
 }
 

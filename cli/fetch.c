@@ -12,7 +12,9 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <git2.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <openssl/evp.h>
@@ -179,6 +181,90 @@ char *cli_fetch__temp_dir(cli_fetch_job_t *job)
         return NULL;
     }
     return tmp;
+}
+
+/* A link target, taken lexically from the link's folder `depth` levels
+ * below the root, stays inside the root. */
+static bool link_stays_inside(const char *target, int depth)
+{
+    if (target[0] == '/')
+        return false;
+    for (const char *p = target; *p;) {
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            depth--;
+        else if (n > 0 && !(n == 1 && p[0] == '.'))
+            depth++;
+        if (depth < 0)
+            return false;
+        p += n;
+        while (*p == '/')
+            p++;
+    }
+    return true;
+}
+
+static int check_links_in(cli_fetch_job_t *job, const char *root, const char *rel, int depth)
+{
+    char *dir = rel[0] ? cli_path_join(root, rel) : lusty_strdup(root);
+    DIR *d = opendir(dir);
+    int rc = 0;
+    if (!d) {
+        lusty_free(dir);
+        return 0;
+    }
+    for (struct dirent *e; rc == 0 && (e = readdir(d));) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            (depth == 0 && strcmp(e->d_name, ".git") == 0))
+            continue;
+        char *child_rel = rel[0] ? cli_path_join(rel, e->d_name) : lusty_strdup(e->d_name);
+        char *child = cli_path_join(root, child_rel);
+        struct stat st;
+        bool ok = lstat(child, &st) == 0;
+        if (ok && S_ISDIR(st.st_mode)) {
+            rc = check_links_in(job, root, child_rel, depth + 1);
+        } else if (ok && S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            ssize_t n = readlink(child, target, sizeof(target) - 1);
+            target[n > 0 ? n : 0] = '\0';
+            if (!link_stays_inside(target, depth)) {
+                char *detail = lusty_asprintf("'%s' points to '%s', outside the handler's folder",
+                                              child_rel, target);
+                rc = cli_fetch__fail(job, "unsafe symbolic link", detail);
+                lusty_free(detail);
+            }
+        }
+        lusty_free(child);
+        lusty_free(child_rel);
+    }
+    closedir(d);
+    lusty_free(dir);
+    return rc;
+}
+
+int cli_fetch__check_links(cli_fetch_job_t *job, const char *tmp)
+{
+    return check_links_in(job, tmp, "", 0);
+}
+
+void cli_fetch_remove_leftovers(const char *modules_dir, size_t *count_out)
+{
+    *count_out = 0;
+    char *pattern = lusty_asprintf("%s/.*.lusty-??????*", modules_dir);
+    glob_t g;
+    if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            const char *suffix = strstr(g.gl_pathv[i], ".lusty-") + 7;
+            /* The temporaries of cli_fetch__temp_dir(): XXXXXX, and the
+             * download beside it. */
+            if (strlen(suffix) != 6 && strcmp(suffix + 6, ".download") != 0)
+                continue;
+            cli_remove_tree(g.gl_pathv[i]);
+            (*count_out)++;
+        }
+    }
+    globfree(&g);
+    lusty_free(pattern);
 }
 
 int cli_fetch__install(cli_fetch_job_t *job, const char *tmp)

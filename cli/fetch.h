@@ -81,6 +81,12 @@ void cli_fetch_global_cleanup(void);
 size_t cli_fetch_run(cli_fetch_job_t *jobs, size_t count, int nthreads, FILE *tty,
                      void (*on_done)(const cli_fetch_job_t *job, void *data), void *data);
 
+/* Removes what a killed earlier run left in `modules_dir`
+ * (lusty_modules/): its temporary folders ".NAME.lusty-XXXXXX" and
+ * downloads ".NAME.lusty-XXXXXX.download". The caller makes sure no other
+ * bootstrap runs in the project. *count_out gets how many were removed. */
+void cli_fetch_remove_leftovers(const char *modules_dir, size_t *count_out);
+
 /* Set from a signal handler: running transfers stop as soon as they can and
  * fail with the cause "interrupted". */
 extern volatile sig_atomic_t cli_fetch_interrupted;

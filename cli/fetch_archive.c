@@ -330,7 +330,8 @@ int cli_fetch_archive(cli_fetch_job_t *job)
         lusty_free(detail);
         goto cleanup;
     }
-    if (unpack(job, file, tmp) != 0 || write_marker(job, tmp, hex) != 0)
+    if (unpack(job, file, tmp) != 0 || cli_fetch__check_links(job, tmp) != 0 ||
+        write_marker(job, tmp, hex) != 0)
         goto cleanup;
     if (cli_fetch__install(job, tmp) != 0)
         goto cleanup;

@@ -365,7 +365,7 @@ int cli_fetch_git(cli_fetch_job_t *job)
         cli_fetch__fail(job, has(m, "No space left") ? "disk full" : "checkout failed", m);
         goto cleanup;
     }
-    if (keep_backups(job, repo) != 0)
+    if (cli_fetch__check_links(job, tmp) != 0 || keep_backups(job, repo) != 0)
         goto cleanup;
     git_repository_free(repo);
     repo = NULL;

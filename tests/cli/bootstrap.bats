@@ -434,3 +434,48 @@ PY
     run -0 --separate-stderr "$LUSTY_BIN" doctor app --skip-mongodb
     assert_line --regexp '^  greet +installed [0-9a-f]{7}$'
 }
+
+@test "temporaries of a killed bootstrap are removed by the next run" {
+    make_repo "$UP/a.git"
+    make_project "{\"a\": {\"git\": \"$UP/a.git\"}}"
+    mkdir -p app/lusty_modules/.a.lusty-Ab12Cd/sub app/lusty_modules/.b.lusty-Xy34Zw
+    touch app/lusty_modules/.a.lusty-Ab12Cd/sub/f app/lusty_modules/.b.lusty-Xy34Zw.download
+    # Not ours: kept.
+    touch app/lusty_modules/.keep.lusty-notes.txt
+    run -0 --separate-stderr boot app
+    assert_line 'removed 3 temporary folders left by an interrupted bootstrap'
+    [ "$(ls -A app/lusty_modules | tr '\n' ' ')" = ".keep.lusty-notes.txt a " ]
+}
+
+# make_link_repo BARE TARGET: a repository whose tree has link -> TARGET.
+make_link_repo() {
+    local w="$BATS_TEST_TMPDIR/link-src"
+    rm -rf "$w"
+    git -c init.defaultBranch=main init -q "$w"
+    echo 'return 1' >"$w/init.lua"
+    mkdir "$w/sub" && ln -s "$2" "$w/sub/link"
+    git -C "$w" add -A
+    git -C "$w" -c user.name=T -c user.email=t@localhost commit -q -m link
+    git clone -q --bare "$w" "$1"
+}
+
+@test "symbolic links leaving the handler's folder are refused" {
+    make_link_repo "$UP/abs.git" /etc/passwd
+    make_link_repo "$UP/up.git" ../../../secret
+    make_link_repo "$UP/ok.git" ../init.lua
+    make_project "{\"abs\": {\"git\": \"$UP/abs.git\"}, \"up\": {\"git\": \"$UP/up.git\"}, \"ok\": {\"git\": \"$UP/ok.git\"}}"
+    run -1 --separate-stderr boot app
+    assert_line 'handlers: 1 fetched, 0 up to date, 2 failed; lusty.lock updated'
+    assert_equal "${stderr_lines[0]}" "lusty: error: cannot fetch 'abs' from '$UP/abs.git': unsafe symbolic link ('sub/link' points to '/etc/passwd', outside the handler's folder)"
+    assert_equal "${stderr_lines[1]}" "lusty: error: cannot fetch 'up' from '$UP/up.git': unsafe symbolic link ('sub/link' points to '../../../secret', outside the handler's folder)"
+    assert_dir_not_exists app/lusty_modules/abs
+    [ -L app/lusty_modules/ok/sub/link ]
+    # Archives too.
+    mkdir -p "$BATS_TEST_TMPDIR/arc/pkg" && ln -s /etc "$BATS_TEST_TMPDIR/arc/pkg/etc"
+    echo 'return 1' >"$BATS_TEST_TMPDIR/arc/pkg/init.lua"
+    tar -C "$BATS_TEST_TMPDIR/arc" -czf "$UP/pkg.tar.gz" pkg
+    set_handlers app "{\"pkg\": {\"url\": \"file://$UP/pkg.tar.gz\"}}"
+    run -1 --separate-stderr boot app
+    assert_equal "${stderr_lines[0]}" "lusty: error: cannot fetch 'pkg' from 'file://$UP/pkg.tar.gz': unsafe symbolic link ('etc' points to '/etc', outside the handler's folder)"
+    assert_dir_not_exists app/lusty_modules/pkg
+}
