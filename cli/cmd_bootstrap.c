@@ -152,6 +152,8 @@ static const char *hint_for(const char *cause)
          "the archive is not the one lusty.json or lusty.lock names; nothing was installed"},
         {"disk full", "free some disk space and run 'lusty bootstrap' again"},
         {"the connection broke off", "run 'lusty bootstrap' again; nothing was changed"},
+        {"archive too large",
+         "if the archive is right, raise the limit in lusty.json's \"bootstrap\" section"},
     };
     for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++)
         if (strcmp(hints[i].cause, cause) == 0)
@@ -397,6 +399,34 @@ static cJSON *plan_json(const plan_t *p)
     return o;
 }
 
+/* Reads "bootstrap": {"archive_max_bytes": N, "archive_max_entries": N} of
+ * lusty.json into limits[0] and limits[1] (0 when absent: the defaults).
+ * Returns 0, or -1 after reporting a bad value. */
+static int read_archive_limits(const boot_args_t *a, const cli_project_t *proj,
+                               unsigned long long limits[2])
+{
+    static const char *const keys[] = {"archive_max_bytes", "archive_max_entries"};
+    const cJSON *section = cli_project_get(proj, "bootstrap");
+    if (section && !cJSON_IsObject(section)) {
+        fail(a, proj->dir, "lusty.json: \"bootstrap\" must be an object");
+        return -1;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(section, keys[i]);
+        if (!v)
+            continue;
+        if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e15 ||
+            v->valuedouble != (double)(unsigned long long)v->valuedouble) {
+            fail(a, proj->dir, "lusty.json: \"bootstrap.%s\" must be a whole number from 1 to "
+                               "10^15",
+                 keys[i]);
+            return -1;
+        }
+        limits[i] = (unsigned long long)v->valuedouble;
+    }
+    return 0;
+}
+
 /* True when `dir` has nothing in it but, perhaps, a fresh `.git`. */
 static bool empty_folder(const char *dir)
 {
@@ -544,6 +574,9 @@ static int run_bootstrap(const boot_args_t *a)
     if (a->frozen && check_frozen(a, proj->dir, &decls, &lock, lrc == 0) != CLI_EXIT_OK)
         goto cleanup;
 
+    unsigned long long limits[2] = {0, 0};
+    if (read_archive_limits(a, proj, limits) != 0)
+        goto cleanup;
     plans = lusty_calloc(decls.count ? decls.count : 1, sizeof(*plans));
     jobs = lusty_calloc(decls.count ? decls.count : 1, sizeof(*jobs));
     for (size_t i = 0; i < decls.count; i++) {
@@ -553,6 +586,8 @@ static int run_bootstrap(const boot_args_t *a)
             p->job = &jobs[njobs++];
             p->job->decl = p->decl;
             p->job->dest = p->dest;
+            p->job->max_bytes = limits[0];
+            p->job->max_entries = limits[1];
             if (p->locked)
                 p->job->pin = p->decl->kind == CLI_SOURCE_GIT ? p->locked->commit : p->locked->sha256;
         }

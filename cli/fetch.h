@@ -48,6 +48,10 @@ typedef struct {
     const cli_source_t *decl; /* the lusty.json entry */
     const char *pin;          /* commit id or sha256 to install exactly, or NULL to resolve */
     const char *dest;         /* lusty_modules/<name> */
+    /* Archives: the most bytes and entries unpacking may write (0: the
+     * defaults below); passing either stops and fails the fetch. */
+    unsigned long long max_bytes;
+    unsigned long long max_entries;
 
     /* Progress, written by the worker and read under the runner's lock. */
     cli_fetch_status_t status;
@@ -65,6 +69,9 @@ typedef struct {
      * were kept ("refs/lusty/backup/20260101T120000Z/HEAD, …"), or NULL. */
     char *backup;
 } cli_fetch_job_t;
+
+#define CLI_FETCH_DEFAULT_MAX_BYTES (256ULL << 20)
+#define CLI_FETCH_DEFAULT_MAX_ENTRIES 100000ULL
 
 /* Frees the result fields of a job (not the caller's inputs). */
 void cli_fetch_job_clear(cli_fetch_job_t *job);

@@ -479,3 +479,62 @@ make_link_repo() {
     assert_equal "${stderr_lines[0]}" "lusty: error: cannot fetch 'pkg' from 'file://$UP/pkg.tar.gz': unsafe symbolic link ('etc' points to '/etc', outside the handler's folder)"
     assert_dir_not_exists app/lusty_modules/pkg
 }
+
+# make_bomb TAR_GZ SIZE COUNT: an archive of COUNT files of SIZE zero bytes.
+make_bomb() {
+    "$PY" - "$@" <<'PY'
+import io, sys, tarfile
+path, size, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+class Zeros(io.RawIOBase):
+    def __init__(self, n): self.left = n
+    def readable(self): return True
+    def readinto(self, b):
+        n = min(len(b), self.left); b[:n] = bytes(n); self.left -= n; return n
+with tarfile.open(path, "w:gz", compresslevel=1) as t:
+    for i in range(count):
+        info = tarfile.TarInfo(f"bomb/f{i}.bin"); info.size = size
+        t.addfile(info, Zeros(size))
+PY
+}
+
+@test "archive bombs are stopped at the unpacked size and entry limits" {
+    # The defaults: 256 MiB and 100,000 entries.
+    make_bomb "$UP/big.tar.gz" $((300 << 20)) 1
+    make_project "{\"big\": {\"url\": \"file://$UP/big.tar.gz\"}}"
+    run -1 --separate-stderr boot app
+    assert_equal "${stderr_lines[0]}" "lusty: error: cannot fetch 'big' from 'file://$UP/big.tar.gz': archive too large (more than 268435456 bytes unpacked (bootstrap.archive_max_bytes in lusty.json))"
+    assert_equal "${stderr_lines[1]}" "hint: if the archive is right, raise the limit in lusty.json's \"bootstrap\" section"
+    [ -z "$(ls -A app/lusty_modules)" ]
+    # Limits set in lusty.json.
+    make_bomb "$UP/mid.tar.gz" $((2 << 20)) 1
+    make_bomb "$UP/many.tar.gz" 10 50
+    "$PY" - app/lusty.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["bootstrap"] = {"archive_max_bytes": 1048576, "archive_max_entries": 20}
+json.dump(m, open(sys.argv[1], "w"))
+PY
+    set_handlers app "{\"mid\": {\"url\": \"file://$UP/mid.tar.gz\"}, \"many\": {\"url\": \"file://$UP/many.tar.gz\"}}"
+    run -1 --separate-stderr boot app
+    assert_line 'handlers: 0 fetched, 0 up to date, 2 failed'
+    [[ "$stderr" == *"cannot fetch 'many' from 'file://$UP/many.tar.gz': archive too large (more than 20 entries (bootstrap.archive_max_entries in lusty.json))"* ]]
+    [[ "$stderr" == *"cannot fetch 'mid' from 'file://$UP/mid.tar.gz': archive too large (more than 1048576 bytes unpacked"* ]]
+    [ -z "$(ls -A app/lusty_modules)" ]
+    # Within the limits it installs.
+    "$PY" - app/lusty.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["bootstrap"] = {"archive_max_bytes": 4194304, "archive_max_entries": 60}
+json.dump(m, open(sys.argv[1], "w"))
+PY
+    run -0 --separate-stderr boot app
+    assert_file_exists app/lusty_modules/many/f49.bin
+    "$PY" - app/lusty.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["bootstrap"] = {"archive_max_bytes": -1}
+json.dump(m, open(sys.argv[1], "w"))
+PY
+    run -1 --separate-stderr boot app
+    assert_equal "$stderr" 'lusty: error: lusty.json: "bootstrap.archive_max_bytes" must be a whole number from 1 to 10^15'
+}
