@@ -602,7 +602,7 @@ static int run_bootstrap(const boot_args_t *a)
                 print_done_line(&plans[i], stdout);
     fflush(stdout);
     plans_t all = {plans, decls.count};
-    FILE *tty = show && isatty(STDOUT_FILENO) ? stdout : NULL;
+    FILE *tty = show && cli_term_can_redraw(stdout) ? stdout : NULL;
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);

@@ -18,6 +18,7 @@
 #include "lusty/buf.h"
 #include "lusty/error.h"
 #include "lusty/mustache.h"
+#include "opt.h"
 #include "template.h"
 #include "term.h"
 #include "test_hook.h"
@@ -140,6 +141,56 @@ static char *name_from_dir(const char *dir)
     return name;
 }
 
+/* The hint after "unknown template NAME": the folder NAME when there is
+ * one here (a name without '/' is looked up, not taken as a path), else
+ * the closest template name, else where to look. */
+static void hint_unknown_template(const char *name)
+{
+    char *manifest = cli_path_join(name, "template.json");
+    bool folder = cli_exists(manifest);
+    lusty_free(manifest);
+    if (folder) {
+        cli_hint("to use the folder '%s', write it as a path: --template ./%s", name, name);
+        return;
+    }
+    cli_template_t **list = NULL;
+    size_t count = 0;
+    cli_template_list(&list, &count);
+    const char **names = lusty_calloc(count + 1, sizeof(char *));
+    for (size_t i = 0; i < count; i++)
+        names[i] = list[i]->name;
+    const char *guess = cli_suggest(name, names);
+    if (guess)
+        cli_hint("did you mean '%s'?", guess);
+    else
+        cli_hint("see 'lusty init --list-templates', or give a template folder's path");
+    lusty_free(names);
+    cli_template_list_free(list, count);
+}
+
+/* Warns about --set KEY=… when the template declares no variable KEY: it
+ * is still set (a template may use undeclared ones), but it is more often
+ * a typo. */
+static void warn_unknown_variable(const cli_template_t *t, const char *key)
+{
+    const cJSON *declared = cJSON_GetObjectItemCaseSensitive(t->manifest, "variables");
+    if (cJSON_GetObjectItemCaseSensitive(declared, key) || strcmp(key, "host") == 0)
+        return;
+    int n = cJSON_GetArraySize(declared);
+    const char **names = lusty_calloc((size_t)n + 2, sizeof(char *));
+    size_t k = 0;
+    const cJSON *v = NULL;
+    cJSON_ArrayForEach(v, declared) names[k++] = v->string;
+    names[k++] = "host";
+    const char *guess = cli_suggest(key, names);
+    cli_warning("template '%s' has no variable '%s'", t->name, key);
+    if (guess)
+        cli_hint("did you mean '%s'?", guess);
+    else
+        cli_hint("its variables are in its template.json, under \"variables\"");
+    lusty_free(names);
+}
+
 /* Builds the data the template files are rendered with. */
 static int make_vars(const cli_template_t *t, const init_args_t *a, const char *name, cJSON **out)
 {
@@ -176,6 +227,7 @@ static int make_vars(const cli_template_t *t, const init_args_t *a, const char *
             cJSON_Delete(vars);
             return CLI_EXIT_USAGE;
         }
+        warn_unknown_variable(t, key);
         cJSON_DeleteItemFromObjectCaseSensitive(vars, key);
         cJSON_AddStringToObject(vars, key, eq + 1);
         lusty_free(key);
@@ -591,10 +643,10 @@ static int run_init(const init_args_t *a)
     int found = cli_template_find(&t, a->template_name ? a->template_name : "default", &err);
     if (found != 0) {
         cli_error("%s", err);
-        if (found == LUSTY_ENOENT) {
-            cli_hint("see 'lusty init --list-templates', or give a template folder's path");
-            rc = CLI_EXIT_USAGE;
-        }
+        /* A name or path that names no template fails (1), as a missing
+         * template folder does: the command line itself was fine. */
+        if (found == LUSTY_ENOENT)
+            hint_unknown_template(a->template_name);
         goto cleanup;
     }
     rc = make_vars(t, a, name, &vars);

@@ -538,3 +538,13 @@ PY
     run -1 --separate-stderr boot app
     assert_equal "$stderr" 'lusty: error: lusty.json: "bootstrap.archive_max_bytes" must be a whole number from 1 to 10^15'
 }
+
+@test "with TERM=dumb a terminal gets no cursor movement" {
+    make_repo "$UP/a.git"
+    make_project "{\"a\": {\"git\": \"$UP/a.git\"}}"
+    command -v script >/dev/null || skip "needs script(1) for a terminal"
+    TERM=dumb NO_COLOR= script -qec "$LUSTY_BIN bootstrap --skip-mongodb app" /dev/null >out.txt
+    grep -q 'handlers: 1 fetched' out.txt
+    run ! grep -q $'\e\\[' out.txt
+    assert_file_exists app/lusty_modules/a/init.lua
+}

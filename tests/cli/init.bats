@@ -212,11 +212,28 @@ PY
     done
 }
 
-@test "an unknown template lists the available ones" {
-    run -2 --separate-stderr lusty init p --template nope
+@test "an unknown template lists the available ones, with a did-you-mean" {
+    # A template that is not there fails (1), by name as by path.
+    run -1 --separate-stderr lusty init p --template nope
     assert_stderr_line 0 "lusty: error: unknown template 'nope' (available: api, default, minimal)"
     [[ "${stderr_lines[1]-}" == *"hint: see 'lusty init --list-templates'"* ]]
     assert_dir_not_exists p
+    run -1 --separate-stderr lusty init p -t apii
+    assert_stderr_line 1 "hint: did you mean 'api'?"
+    # A folder of that name here: say how to use it.
+    make_custom_template mytpl
+    run -1 --separate-stderr lusty init p -t mytpl
+    assert_stderr_line 1 "hint: to use the folder 'mytpl', write it as a path: --template ./mytpl"
+    assert_dir_not_exists p
+}
+
+@test "--set of a variable the template does not declare warns, with a did-you-mean" {
+    make_custom_template tpl
+    run -0 --separate-stderr lusty init p --template ./tpl --set greting=hi --set nosuch=1 --no-git --quiet
+    assert_equal "$stderr" "lusty: warning: template 'tpl' has no variable 'greting'
+hint: did you mean 'greeting'?
+lusty: warning: template 'tpl' has no variable 'nosuch'
+hint: its variables are in its template.json, under \"variables\""
 }
 
 @test "a template path without template.json is refused" {
