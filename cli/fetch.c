@@ -276,17 +276,12 @@ int cli_fetch__install(cli_fetch_job_t *job, const char *tmp)
          * a complete dest. */
         if (renameat2(AT_FDCWD, tmp, AT_FDCWD, job->dest, RENAME_EXCHANGE) != 0)
             return cli_fetch__fail(job, cli_fetch__errno_cause(errno), strerror(errno));
-        cli_fetch__remove_tree(tmp);
+        cli_remove_tree(tmp);
         return 0;
     }
     if (rename(tmp, job->dest) != 0)
         return cli_fetch__fail(job, cli_fetch__errno_cause(errno), strerror(errno));
     return 0;
-}
-
-void cli_fetch__remove_tree(const char *path)
-{
-    cli_remove_tree(path);
 }
 
 int cli_fetch__sha256_file(const char *path, char hex[65])

@@ -401,7 +401,7 @@ int cli_fetch_archive(cli_fetch_job_t *job)
 cleanup:
     unlink(file);
     if (rc != 0)
-        cli_fetch__remove_tree(tmp);
+        cli_remove_tree(tmp);
     lusty_free(file);
     lusty_free(tmp);
     return rc;

@@ -381,7 +381,7 @@ cleanup:
     git_commit_free(commit);
     git_repository_free(repo);
     if (rc != 0)
-        cli_fetch__remove_tree(tmp);
+        cli_remove_tree(tmp);
     lusty_free(tmp);
     return rc;
 }

@@ -27,9 +27,6 @@ int cli_fetch__install(cli_fetch_job_t *job, const char *tmp);
  * or one whose `..` climb above the tree. Returns 0 or -1. */
 int cli_fetch__check_links(cli_fetch_job_t *job, const char *tmp);
 
-/* rm -rf; errors are ignored (it is used to clean up). */
-void cli_fetch__remove_tree(const char *path);
-
 /* "2 modified files", "1 untracked file", "1 modified and 3 untracked
  * files". Free with lusty_free(). */
 char *cli_fetch__changes_text(size_t modified, size_t untracked);
