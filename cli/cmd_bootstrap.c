@@ -659,7 +659,7 @@ static int run_bootstrap(const boot_args_t *a)
     if (a->json)
         cli_checks_print_problems(&checks);
     else if (!a->quiet)
-        cli_checks_print(&checks, stdout);
+        cli_checks_print_once(&checks, stdout);
     else
         cli_checks_print_problems(&checks);
 

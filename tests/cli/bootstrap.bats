@@ -548,3 +548,13 @@ PY
     run ! grep -q $'\e\\[' out.txt
     assert_file_exists app/lusty_modules/a/init.lua
 }
+
+@test "an unreachable MongoDB that is not required is reported once" {
+    make_project '{}'
+    run -0 --separate-stderr "$LUSTY_BIN" bootstrap app --mongodb-timeout 0.2
+    assert_line --regexp '^  mongodb  unreachable at mongodb://127\.0\.0\.1:1 \(not required\): .*connection refused'
+    assert_equal "$stderr" "hint: start mongod, set the URI with --mongodb-uri or LUSTY_MONGODB_URI, or pass --skip-mongodb"
+    # Required, it is an error, and the command fails.
+    run -1 --separate-stderr "$LUSTY_BIN" bootstrap app --mongodb-timeout 0.2 --require-mongodb
+    [[ "${stderr_lines[0]}" == "lusty: error: cannot reach MongoDB at 'mongodb://127.0.0.1:1': "* ]]
+}
