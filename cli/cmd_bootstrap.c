@@ -1,6 +1,6 @@
 /* lusty bootstrap: ready a project for work.
  *
- * Creates the project with `lusty init` when DIR holds none, fetches the
+ * Creates the project with `lusty init` when DIR is empty, fetches the
  * handler repositories of lusty.json into lusty_modules/ as lusty.lock pins
  * them (resolving and pinning what is not yet locked), then runs the checks
  * of `lusty doctor`. Fetches run in parallel; each goes to a temporary
@@ -59,7 +59,8 @@ const cli_cmd_info_t cmd_bootstrap_info = {
     .usage = "[options] [DIR] [--update [NAME...]]",
     .description =
         "Readies the project in DIR (default: the current folder or the nearest one above it\n"
-        "with a lusty.json). When DIR holds no project, runs 'lusty init' there first. Then\n"
+        "with a lusty.json). When DIR holds no project and is empty, says so and runs 'lusty\n"
+        "init' there first (a missing or non-empty DIR is refused). Then\n"
         "fetches the \"handlers\" of lusty.json into lusty_modules/ (git repositories or\n"
         "archives), exactly as lusty.lock pins them, and records in lusty.lock what the others\n"
         "resolved to. Finally checks MongoDB, nginx and the server's port, as 'lusty doctor'.\n"
