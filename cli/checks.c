@@ -319,7 +319,8 @@ static void print_rows(const cli_checks_t *c, FILE *out, bool reasons)
     lusty_free(text);
     text = NULL;
     if (c->port.checked) {
-        const char *why = reasons && !c->port.free ? (c->port.error ? c->port.error : "in use") : NULL;
+        const char *why =
+            reasons && !c->port.free ? (c->port.error ? c->port.error : "in use") : NULL;
         text = lusty_asprintf("%s:%d %s%s%s", c->port.host, c->port.port,
                               c->port.free ? "is free" : "is not available", why ? ": " : "",
                               why ? why : "");

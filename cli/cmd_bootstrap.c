@@ -20,11 +20,11 @@
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
-#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -345,7 +345,8 @@ static void report_problems(const plan_t *plans, size_t count, const char *dir)
         } else if (p->kind == PLAN_FETCH && p->job->backup) {
             cli_warning("replaced lusty_modules/%s, which had local commits: they are kept as %s",
                         p->decl->name, p->job->backup);
-            cli_hint("see them with 'git -C lusty_modules/%s log refs/lusty/backup/'", p->decl->name);
+            cli_hint("see them with 'git -C lusty_modules/%s log refs/lusty/backup/'",
+                     p->decl->name);
         } else if (p->kind == PLAN_FETCH && p->job->status == CLI_FETCH_FAILED) {
             char *detail = p->job->error ? scrub(p->job->error, p->decl->url) : NULL;
             cli_error("cannot fetch '%s' from '%s': %s%s%s%s", p->decl->name, url, p->job->cause,
@@ -418,8 +419,7 @@ static int read_archive_limits(const boot_args_t *a, const cli_project_t *proj,
             continue;
         if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e15 ||
             v->valuedouble != (double)(unsigned long long)v->valuedouble) {
-            fail(a, proj->dir, "lusty.json: \"bootstrap.%s\" must be a whole number from 1 to "
-                               "10^15",
+            fail(a, proj->dir, "lusty.json: \"bootstrap.%s\" must be a whole number from 1 to 10^15",
                  keys[i]);
             return -1;
         }

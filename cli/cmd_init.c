@@ -26,9 +26,9 @@
 
 #include <errno.h>
 #include <glob.h>
-#include <stdio.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -244,7 +244,8 @@ static bool same_content(const char *path, const char *data, size_t len)
 {
     char *text = NULL;
     size_t have = 0;
-    bool same = cli_read_file(path, &text, &have) == 0 && have == len && memcmp(text, data, len) == 0;
+    bool same =
+        cli_read_file(path, &text, &have) == 0 && have == len && memcmp(text, data, len) == 0;
     lusty_free(text);
     return same;
 }
@@ -489,7 +490,8 @@ static size_t remove_leftovers(const char *dir, const cli_rendered_file_t *files
     for (size_t i = 0; i < count; i++) {
         char *dest = cli_path_join(dir, files[i].path);
         char *slash = strrchr(dest, '/');
-        char *pattern = lusty_asprintf("%.*s/.%s.lusty-??????", (int)(slash - dest), dest, slash + 1);
+        char *pattern =
+            lusty_asprintf("%.*s/.%s.lusty-??????", (int)(slash - dest), dest, slash + 1);
         glob_t g;
         if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
             for (size_t k = 0; k < g.gl_pathc; k++) {
@@ -516,8 +518,11 @@ static void print_plan(const char *dir, const cli_template_t *t, const char *nam
     for (size_t i = 0; i < count; i++) {
         bool over = actions[i] == PLAN_OVERWRITE, same = actions[i] == PLAN_SAME;
         const char *verb = over ? "overwrite" : same ? "unchanged" : "create";
-        printf("  %s%-9s%s %s\n", over ? cli_term_yellow(out) : same ? "" : cli_term_green(out), verb,
-               cli_term_reset(out), files[i].path);
+        printf("  %s%-9s%s %s\n",
+               over   ? cli_term_yellow(out)
+               : same ? ""
+                      : cli_term_green(out),
+               verb, cli_term_reset(out), files[i].path);
     }
 }
 

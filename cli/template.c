@@ -390,8 +390,8 @@ static int check_link(const tpl_walk_t *w, const char *path, const char *rel, mo
     target[n > 0 ? n : 0] = '\0';
     struct stat st;
     size_t root_len = strlen(w->real_root);
-    bool inside = realpath(path, real) && strncmp(real, w->real_root, root_len) == 0 &&
-                  real[root_len] == '/';
+    bool inside =
+        realpath(path, real) && strncmp(real, w->real_root, root_len) == 0 && real[root_len] == '/';
     if (!inside) {
         *err_out = lusty_asprintf("template file '%s' is a symbolic link to '%s', outside the "
                                   "template: refused (a template may link only to its own files)",
@@ -439,8 +439,8 @@ static int walk_template(tpl_walk_t *w, const char *rel, char **err_out)
                 if (rc == 0)
                     add_entry(w, child_rel, mode);
             } else {
-                *err_out = lusty_asprintf("template file '%s' is not a regular file: refused",
-                                          child_rel);
+                *err_out =
+                    lusty_asprintf("template file '%s' is not a regular file: refused", child_rel);
                 rc = -1;
             }
             lusty_free(child);
