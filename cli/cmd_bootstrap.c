@@ -419,8 +419,8 @@ static int read_archive_limits(const boot_args_t *a, const cli_project_t *proj,
             continue;
         if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e15 ||
             v->valuedouble != (double)(unsigned long long)v->valuedouble) {
-            fail(a, proj->dir, "lusty.json: \"bootstrap.%s\" must be a whole number from 1 to 10^15",
-                 keys[i]);
+            fail(a, proj->dir,
+                 "lusty.json: \"bootstrap.%s\" must be a whole number from 1 to 10^15", keys[i]);
             return -1;
         }
         limits[i] = (unsigned long long)v->valuedouble;
