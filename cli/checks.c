@@ -250,7 +250,13 @@ bool cli_checks_failed(const cli_checks_t *c)
            (c->mongodb.status == CLI_MONGO_UNREACHABLE && c->mongodb.required);
 }
 
-void cli_checks_print_problems(const cli_checks_t *c)
+static void print_mongodb_hint(void)
+{
+    cli_hint("start mongod, set the URI with --mongodb-uri or LUSTY_MONGODB_URI, or pass "
+             "--skip-mongodb");
+}
+
+static void print_mongodb_problem(const cli_checks_t *c)
 {
     const cli_mongo_check_t *m = &c->mongodb;
     if (m->status == CLI_MONGO_BAD_URI) {
@@ -259,9 +265,13 @@ void cli_checks_print_problems(const cli_checks_t *c)
     } else if (m->status == CLI_MONGO_UNREACHABLE) {
         void (*report)(const char *, ...) = m->required ? cli_error : cli_warning;
         report("cannot reach MongoDB at '%s': %s", m->shown_uri, m->error);
-        cli_hint("start mongod, set the URI with --mongodb-uri or LUSTY_MONGODB_URI, or pass "
-                 "--skip-mongodb");
+        print_mongodb_hint();
     }
+}
+
+void cli_checks_print_problems(const cli_checks_t *c)
+{
+    print_mongodb_problem(c);
     if (c->port.checked && !c->port.free)
         cli_warning("port %d on %s is not available%s%s", c->port.port, c->port.host,
                     c->port.error ? ": " : " (in use)", c->port.error ? c->port.error : "");
@@ -273,7 +283,8 @@ static void row(FILE *out, const char *label, const char *color, const char *sta
     fprintf(out, "  %-8s %s%s%s%s\n", label, color, status, cli_term_reset(out), rest);
 }
 
-void cli_checks_print(const cli_checks_t *c, FILE *out)
+/* The table; with `reasons`, an unreachable MongoDB's row says why. */
+static void print_rows(const cli_checks_t *c, FILE *out, bool reasons)
 {
     const cli_mongo_check_t *m = &c->mongodb;
     char *text = NULL;
@@ -286,7 +297,8 @@ void cli_checks_print(const cli_checks_t *c, FILE *out)
         row(out, "mongodb", cli_term_green(out), "reachable", text);
         break;
     case CLI_MONGO_UNREACHABLE:
-        text = lusty_asprintf(" at %s%s", m->shown_uri, m->required ? "" : " (not required)");
+        text = lusty_asprintf(" at %s%s%s%s", m->shown_uri, m->required ? "" : " (not required)",
+                              reasons && m->error ? ": " : "", reasons && m->error ? m->error : "");
         row(out, "mongodb", m->required ? cli_term_red(out) : cli_term_yellow(out), "unreachable",
             text);
         break;
@@ -307,8 +319,11 @@ void cli_checks_print(const cli_checks_t *c, FILE *out)
     lusty_free(text);
     text = NULL;
     if (c->port.checked) {
-        text = lusty_asprintf("%s:%d %s", c->port.host, c->port.port,
-                              c->port.free ? "is free" : "is not available");
+        const char *why =
+            reasons && !c->port.free ? (c->port.error ? c->port.error : "in use") : NULL;
+        text = lusty_asprintf("%s:%d %s%s%s", c->port.host, c->port.port,
+                              c->port.free ? "is free" : "is not available", why ? ": " : "",
+                              why ? why : "");
         row(out, "port", c->port.free ? cli_term_green(out) : cli_term_yellow(out), text, "");
     }
     lusty_free(text);
@@ -320,7 +335,21 @@ void cli_checks_print(const cli_checks_t *c, FILE *out)
                           features & GIT_FEATURE_SSH ? ", ssh" : "");
     row(out, "git", cli_term_green(out), "built in", text);
     lusty_free(text);
+}
+
+void cli_checks_print(const cli_checks_t *c, FILE *out)
+{
+    print_rows(c, out, false);
     cli_checks_print_problems(c);
+}
+
+void cli_checks_print_once(const cli_checks_t *c, FILE *out)
+{
+    print_rows(c, out, true);
+    if (c->mongodb.status == CLI_MONGO_UNREACHABLE && !c->mongodb.required)
+        print_mongodb_hint();
+    else
+        print_mongodb_problem(c);
 }
 
 static void add_string_or_null(cJSON *obj, const char *key, const char *value)
@@ -428,4 +457,12 @@ void cli_checks_prepare(cli_checks_t *c, const cJSON *manifest, const cli_mongod
     *port_out = cJSON_IsNumber(port) && port->valueint > 0 && port->valueint < 65536
                     ? port->valueint
                     : 8080;
+    /* Check what `lusty server` would bind: LUSTY_HOST and LUSTY_PORT
+     * override lusty.json there too. */
+    const char *env_host = getenv("LUSTY_HOST"), *env_port = getenv("LUSTY_PORT");
+    long p = 0;
+    if (env_host && env_host[0])
+        *host_out = env_host;
+    if (env_port && cli_parse_int(env_port, 1, 65535, &p))
+        *port_out = (int)p;
 }

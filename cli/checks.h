@@ -101,6 +101,10 @@ bool cli_checks_failed(const cli_checks_t *c);
 /* Prints the report lines on `out` and the warnings/errors with their hints
  * on stderr. */
 void cli_checks_print(const cli_checks_t *c, FILE *out);
+/* The same for bootstrap, saying each thing once: an unreachable MongoDB
+ * that is not required is explained in its row (with the reason) and a
+ * hint, not again in a warning. */
+void cli_checks_print_once(const cli_checks_t *c, FILE *out);
 /* Prints only the warnings/errors (for --json, where stdout is the JSON). */
 void cli_checks_print_problems(const cli_checks_t *c);
 

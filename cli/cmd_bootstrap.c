@@ -1,6 +1,6 @@
 /* lusty bootstrap: ready a project for work.
  *
- * Creates the project with `lusty init` when DIR holds none, fetches the
+ * Creates the project with `lusty init` when DIR is empty, fetches the
  * handler repositories of lusty.json into lusty_modules/ as lusty.lock pins
  * them (resolving and pinning what is not yet locked), then runs the checks
  * of `lusty doctor`. Fetches run in parallel; each goes to a temporary
@@ -19,11 +19,15 @@
 #include "term.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 enum {
@@ -55,7 +59,8 @@ const cli_cmd_info_t cmd_bootstrap_info = {
     .usage = "[options] [DIR] [--update [NAME...]]",
     .description =
         "Readies the project in DIR (default: the current folder or the nearest one above it\n"
-        "with a lusty.json). When DIR holds no project, runs 'lusty init' there first. Then\n"
+        "with a lusty.json). When DIR holds no project and is empty, says so and runs 'lusty\n"
+        "init' there first (a missing or non-empty DIR is refused). Then\n"
         "fetches the \"handlers\" of lusty.json into lusty_modules/ (git repositories or\n"
         "archives), exactly as lusty.lock pins them, and records in lusty.lock what the others\n"
         "resolved to. Finally checks MongoDB, nginx and the server's port, as 'lusty doctor'.\n"
@@ -148,6 +153,8 @@ static const char *hint_for(const char *cause)
          "the archive is not the one lusty.json or lusty.lock names; nothing was installed"},
         {"disk full", "free some disk space and run 'lusty bootstrap' again"},
         {"the connection broke off", "run 'lusty bootstrap' again; nothing was changed"},
+        {"archive too large",
+         "if the archive is right, raise the limit in lusty.json's \"bootstrap\" section"},
     };
     for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++)
         if (strcmp(hints[i].cause, cause) == 0)
@@ -235,11 +242,43 @@ static void on_signal(int sig)
     cli_fetch_interrupted = 1;
 }
 
+/* Reports an error that stops bootstrap before its report: on stderr, and
+ * with --json also as {"command": "bootstrap", "ok": false, "error": …} on
+ * stdout, so that a script reading stdout always gets an object. */
+static void fail(const boot_args_t *a, const char *project, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail(const boot_args_t *a, const char *project, const char *fmt, ...)
+{
+    va_list ap;
+    lusty_buf_t msg = LUSTY_BUF_INIT;
+    va_start(ap, fmt);
+    lusty_buf_vprintf(&msg, fmt, ap);
+    va_end(ap);
+    cli_error("%s", msg.data);
+    if (a->json) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "command", "bootstrap");
+        if (project)
+            cJSON_AddStringToObject(root, "project", project);
+        else
+            cJSON_AddNullToObject(root, "project");
+        cJSON_AddBoolToObject(root, "ok", false);
+        cJSON_AddStringToObject(root, "error", msg.data);
+        char *text = cJSON_Print(root);
+        printf("%s\n", text);
+        cJSON_free(text);
+        cJSON_Delete(root);
+    }
+    lusty_buf_free(&msg);
+}
+
 /* Checks --frozen: the lock exists and pins exactly lusty.json's handlers. */
-static int check_frozen(const cli_source_list_t *decls, const cli_source_list_t *lock, bool have_lock)
+static int check_frozen(const boot_args_t *a, const char *project, const cli_source_list_t *decls,
+                        const cli_source_list_t *lock, bool have_lock)
 {
     if (!have_lock) {
-        cli_error("lusty.lock is missing and --frozen forbids creating it");
+        fail(a, project, "lusty.lock is missing and --frozen forbids creating it");
         cli_hint("run 'lusty bootstrap' without --frozen to create it, and commit it");
         return CLI_EXIT_FAILURE;
     }
@@ -252,7 +291,7 @@ static int check_frozen(const cli_source_list_t *decls, const cli_source_list_t 
         if (!cli_source_find(decls, lock->items[i].name))
             lusty_buf_printf(&names, "%s'%s'", n++ ? ", " : "", lock->items[i].name);
     if (n) {
-        cli_error("lusty.lock disagrees with lusty.json about %s", names.data);
+        fail(a, project, "lusty.lock disagrees with lusty.json about %s", names.data);
         cli_hint("run 'lusty bootstrap' without --frozen to update lusty.lock, and commit it");
     }
     lusty_buf_free(&names);
@@ -293,12 +332,21 @@ static void report_problems(const plan_t *plans, size_t count, const char *dir)
         if (p->kind == PLAN_SKIP) {
             cli_warning("skipped '%s': lusty_modules/%s has local changes (%s)", p->decl->name,
                         p->decl->name, p->installed.detail);
-            cli_hint("commit or move them away, or pass --force to replace the folder");
+            if (p->installed.local_commits)
+                cli_hint("push them, or pass --force to replace the folder (its commits are then "
+                         "kept under refs/lusty/backup/ in the new checkout)");
+            else
+                cli_hint("commit or move them away, or pass --force to replace the folder");
         } else if (p->kind == PLAN_MISSING) {
             const char *what = p->installed.state == CLI_INSTALLED_ABSENT
                                    ? "is not installed"
                                    : "is not installed as lusty.lock pins it";
             cli_error("'%s' (%s) %s and --offline forbids fetching it", p->decl->name, url, what);
+        } else if (p->kind == PLAN_FETCH && p->job->backup) {
+            cli_warning("replaced lusty_modules/%s, which had local commits: they are kept as %s",
+                        p->decl->name, p->job->backup);
+            cli_hint("see them with 'git -C lusty_modules/%s log refs/lusty/backup/'",
+                     p->decl->name);
         } else if (p->kind == PLAN_FETCH && p->job->status == CLI_FETCH_FAILED) {
             char *detail = p->job->error ? scrub(p->job->error, p->decl->url) : NULL;
             cli_error("cannot fetch '%s' from '%s': %s%s%s%s", p->decl->name, url, p->job->cause,
@@ -344,6 +392,8 @@ static cJSON *plan_json(const plan_t *p)
             cJSON_AddStringToObject(o, "error", detail);
         lusty_free(detail);
     }
+    if (p->kind == PLAN_FETCH && p->job->backup)
+        cJSON_AddStringToObject(o, "backup", p->job->backup);
     if (p->kind == PLAN_FETCH && p->job->status == CLI_FETCH_FETCHED)
         cJSON_AddNumberToObject(o, "seconds",
                                 (double)(long)((p->job->finished - p->job->started) * 1000) / 1000);
@@ -351,12 +401,56 @@ static cJSON *plan_json(const plan_t *p)
     return o;
 }
 
-/* Finds the project, creating it with `lusty init` when DIR holds none. */
-static int open_or_init(const boot_args_t *a, cli_project_t **out)
+/* Reads "bootstrap": {"archive_max_bytes": N, "archive_max_entries": N} of
+ * lusty.json into limits[0] and limits[1] (0 when absent: the defaults).
+ * Returns 0, or -1 after reporting a bad value. */
+static int read_archive_limits(const boot_args_t *a, const cli_project_t *proj,
+                               unsigned long long limits[2])
+{
+    static const char *const keys[] = {"archive_max_bytes", "archive_max_entries"};
+    const cJSON *section = cli_project_get(proj, "bootstrap");
+    if (section && !cJSON_IsObject(section)) {
+        fail(a, proj->dir, "lusty.json: \"bootstrap\" must be an object");
+        return -1;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(section, keys[i]);
+        if (!v)
+            continue;
+        if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e15 ||
+            v->valuedouble != (double)(unsigned long long)v->valuedouble) {
+            fail(a, proj->dir,
+                 "lusty.json: \"bootstrap.%s\" must be a whole number from 1 to 10^15", keys[i]);
+            return -1;
+        }
+        limits[i] = (unsigned long long)v->valuedouble;
+    }
+    return 0;
+}
+
+/* True when `dir` has nothing in it but, perhaps, a fresh `.git`. */
+static bool empty_folder(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    bool empty = true;
+    for (struct dirent *e; empty && (e = readdir(d));)
+        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+                strcmp(e->d_name, ".git") == 0;
+    closedir(d);
+    return empty;
+}
+
+/* Finds the project. When there is none, an empty folder becomes one (as
+ * `lusty init` makes it, said first); a missing folder, or one with files
+ * that is not a project, is refused rather than filled. */
+static int open_or_init(const boot_args_t *a, cli_project_t **out, bool *created)
 {
     char *err = NULL, *found = NULL;
     const char *start = a->dir ? a->dir : ".";
     bool have = false;
+    *created = false;
     if (a->dir) {
         char *manifest = cli_path_join(a->dir, CLI_PROJECT_MANIFEST);
         have = cli_exists(manifest);
@@ -365,21 +459,43 @@ static int open_or_init(const boot_args_t *a, cli_project_t **out)
         have = cli_project_find(".", &found) == 0;
         lusty_free(found);
     }
+    if (!have && !cli_is_dir(start)) {
+        fail(a, NULL, "no such folder '%s'", start);
+        cli_hint("run 'lusty init %s' to create a project there", start);
+        return CLI_EXIT_FAILURE;
+    }
+    if (!have && !empty_folder(start)) {
+        fail(a, NULL, "'%s' is not a Lusty project (no lusty.json%s) and is not empty", start,
+             a->dir ? "" : " here or above");
+        cli_hint("to make a project of it, run 'lusty init --force %s' (it adds the template's "
+                 "files, and overwrites those of the same name)",
+                 start);
+        return CLI_EXIT_FAILURE;
+    }
     if (!have) {
         char *argv[5] = {"init"};
         int argc = 1;
+        if (!a->json && !a->quiet)
+            printf("No Lusty project in '%s': creating one there from the 'default' template "
+                   "(as 'lusty init' does).\n",
+                   start);
         if (a->json || a->quiet)
             argv[argc++] = "--quiet";
         argv[argc++] = "--";
         argv[argc++] = (char *)start;
+        fflush(stdout);
         int rc = cmd_init(argc, argv);
-        if (rc != CLI_EXIT_OK)
+        if (rc != CLI_EXIT_OK) {
+            if (a->json)
+                fail(a, NULL, "cannot create a project in '%s'", start);
             return rc;
+        }
+        *created = true;
         if (!a->json && !a->quiet)
             printf("\n");
     }
     if (cli_project_open(out, start, &err) != 0) {
-        cli_error("%s", err);
+        fail(a, NULL, "%s", err);
         lusty_free(err);
         return CLI_EXIT_FAILURE;
     }
@@ -395,44 +511,73 @@ static int run_bootstrap(const boot_args_t *a)
     cli_checks_t checks = {0};
     char *err = NULL, *lock_path = NULL;
     size_t njobs = 0;
-    bool lock_written = false;
-    int rc = open_or_init(a, &proj);
+    bool lock_written = false, created = false;
+    int lock_fd = -1;
+    int rc = open_or_init(a, &proj, &created);
     if (rc != CLI_EXIT_OK)
         return rc;
     rc = CLI_EXIT_FAILURE;
     /* Relative handler paths in lusty.json are relative to the project. */
     if (chdir(proj->dir) != 0) {
-        cli_error("cannot enter '%s': %s", proj->dir, cli_strerror(errno));
+        fail(a, proj->dir, "cannot enter '%s': %s", proj->dir, cli_strerror(errno));
         goto cleanup;
     }
+    /* One bootstrap at a time per project: then whatever temporaries are
+     * in lusty_modules/ were left by a killed run, and can go. */
+    lock_fd = open(proj->manifest_path, O_RDONLY | O_CLOEXEC);
+    if (lock_fd >= 0 && flock(lock_fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+        fail(a, proj->dir, "another lusty bootstrap is running in '%s'", proj->dir);
+        goto cleanup;
+    }
+    char *modules = cli_project_path(proj, "lusty_modules");
+    size_t stale = 0;
+    cli_fetch_remove_leftovers(modules, &stale);
+    lusty_free(modules);
+    if (stale && !a->json && !a->quiet)
+        printf("removed %zu temporary folder%s left by an interrupted bootstrap\n", stale,
+               stale == 1 ? "" : "s");
     if (cli_sources_from_manifest(&decls, cli_project_get(proj, "handlers"), &err) != 0) {
-        cli_error("%s", err);
+        fail(a, proj->dir, "%s", err);
         goto cleanup;
     }
     lock_path = cli_project_path(proj, "lusty.lock");
     int lrc = cli_lock_read(&lock, lock_path, &err);
     if (lrc < 0) {
-        cli_error("%s", err);
+        fail(a, proj->dir, "%s", err);
         cli_hint("fix it, or delete it and run 'lusty bootstrap' to create it again");
         goto cleanup;
     }
     for (size_t i = 0; i < a->nupdate; i++) {
         if (!cli_source_find(&decls, a->update_names[i])) {
-            cli_error("no handler '%s' in '%s'", a->update_names[i], proj->manifest_path);
+            fail(a, proj->dir, "no handler '%s' in '%s'", a->update_names[i], proj->manifest_path);
             const char **names = lusty_calloc(decls.count + 1, sizeof(char *));
             for (size_t j = 0; j < decls.count; j++)
                 names[j] = decls.items[j].name;
             const char *guess = cli_suggest(a->update_names[i], names);
-            if (guess)
+            if (guess) {
                 cli_hint("did you mean '%s'?", guess);
+            } else if (decls.count == 0) {
+                cli_hint("lusty.json has no handlers");
+            } else {
+                lusty_buf_t all = LUSTY_BUF_INIT;
+                for (size_t j = 0; j < decls.count; j++)
+                    lusty_buf_printf(&all, "%s%s", j ? ", " : "", names[j]);
+                cli_hint("the handlers are: %s", all.data);
+                lusty_buf_free(&all);
+            }
             lusty_free(names);
-            rc = CLI_EXIT_USAGE;
+            /* A well-formed name that names nothing fails the command (1),
+             * as an unknown template does; 2 is for malformed usage. */
+            rc = CLI_EXIT_FAILURE;
             goto cleanup;
         }
     }
-    if (a->frozen && check_frozen(&decls, &lock, lrc == 0) != CLI_EXIT_OK)
+    if (a->frozen && check_frozen(a, proj->dir, &decls, &lock, lrc == 0) != CLI_EXIT_OK)
         goto cleanup;
 
+    unsigned long long limits[2] = {0, 0};
+    if (read_archive_limits(a, proj, limits) != 0)
+        goto cleanup;
     plans = lusty_calloc(decls.count ? decls.count : 1, sizeof(*plans));
     jobs = lusty_calloc(decls.count ? decls.count : 1, sizeof(*jobs));
     for (size_t i = 0; i < decls.count; i++) {
@@ -442,6 +587,8 @@ static int run_bootstrap(const boot_args_t *a)
             p->job = &jobs[njobs++];
             p->job->decl = p->decl;
             p->job->dest = p->dest;
+            p->job->max_bytes = limits[0];
+            p->job->max_entries = limits[1];
             if (p->locked)
                 p->job->pin = p->decl->kind == CLI_SOURCE_GIT ? p->locked->commit : p->locked->sha256;
         }
@@ -456,7 +603,7 @@ static int run_bootstrap(const boot_args_t *a)
                 print_done_line(&plans[i], stdout);
     fflush(stdout);
     plans_t all = {plans, decls.count};
-    FILE *tty = show && isatty(STDOUT_FILENO) ? stdout : NULL;
+    FILE *tty = show && cli_term_can_redraw(stdout) ? stdout : NULL;
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
@@ -513,7 +660,7 @@ static int run_bootstrap(const boot_args_t *a)
     if (a->json)
         cli_checks_print_problems(&checks);
     else if (!a->quiet)
-        cli_checks_print(&checks, stdout);
+        cli_checks_print_once(&checks, stdout);
     else
         cli_checks_print_problems(&checks);
 
@@ -522,6 +669,7 @@ static int run_bootstrap(const boot_args_t *a)
         cJSON *root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "command", "bootstrap");
         cJSON_AddStringToObject(root, "project", proj->dir);
+        cJSON_AddBoolToObject(root, "created_project", created);
         cJSON *list = cJSON_AddArrayToObject(root, "handlers");
         for (size_t i = 0; i < decls.count; i++)
             cJSON_AddItemToArray(list, plan_json(&plans[i]));
@@ -555,6 +703,8 @@ cleanup:
     lusty_free(lock_path);
     lusty_free(err);
     cli_project_free(proj);
+    if (lock_fd >= 0)
+        close(lock_fd);
     return rc;
 }
 

@@ -2,8 +2,14 @@
  *
  * Everything is rendered in memory and checked first, so that a bad name,
  * template or target fails before anything is written. Files are then
- * written to temporary names and renamed into place, with SIGINT/SIGTERM
- * held back meanwhile, so that the project appears whole or not at all. */
+ * written to temporary names and renamed into place (never over a file
+ * that appeared meanwhile), and the repository is made, with SIGINT,
+ * SIGTERM and SIGHUP held back: a failure or one of those signals at any
+ * point removes everything written so far and puts back what --force
+ * replaced, so the project appears whole or not at all. A rerun after a
+ * kill -9 removes the temporary files left behind, takes files that already
+ * have the template's content as done, and finishes a repository whose
+ * first commit is missing. */
 #include "cmd.h"
 #include "error.h"
 #include "fs.h"
@@ -12,13 +18,17 @@
 #include "lusty/buf.h"
 #include "lusty/error.h"
 #include "lusty/mustache.h"
+#include "opt.h"
 #include "template.h"
 #include "term.h"
+#include "test_hook.h"
 #include "version.h"
 
 #include <errno.h>
+#include <glob.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -83,8 +93,13 @@ static int list_templates(void)
         cli_hint("set LUSTY_TEMPLATES to a folder of templates");
         return CLI_EXIT_FAILURE;
     }
-    for (size_t i = 0; i < count; i++)
-        printf("%-12s %s\n", list[i]->name, list[i]->description);
+    for (size_t i = 0; i < count; i++) {
+        char *name = cli_template_printable(list[i]->name);
+        char *desc = cli_template_printable(list[i]->description);
+        printf("%-12s %s\n", name, desc);
+        lusty_free(desc);
+        lusty_free(name);
+    }
     cli_template_list_free(list, count);
     return CLI_EXIT_OK;
 }
@@ -126,6 +141,56 @@ static char *name_from_dir(const char *dir)
     return name;
 }
 
+/* The hint after "unknown template NAME": the folder NAME when there is
+ * one here (a name without '/' is looked up, not taken as a path), else
+ * the closest template name, else where to look. */
+static void hint_unknown_template(const char *name)
+{
+    char *manifest = cli_path_join(name, "template.json");
+    bool folder = cli_exists(manifest);
+    lusty_free(manifest);
+    if (folder) {
+        cli_hint("to use the folder '%s', write it as a path: --template ./%s", name, name);
+        return;
+    }
+    cli_template_t **list = NULL;
+    size_t count = 0;
+    cli_template_list(&list, &count);
+    const char **names = lusty_calloc(count + 1, sizeof(char *));
+    for (size_t i = 0; i < count; i++)
+        names[i] = list[i]->name;
+    const char *guess = cli_suggest(name, names);
+    if (guess)
+        cli_hint("did you mean '%s'?", guess);
+    else
+        cli_hint("see 'lusty init --list-templates', or give a template folder's path");
+    lusty_free(names);
+    cli_template_list_free(list, count);
+}
+
+/* Warns about --set KEY=… when the template declares no variable KEY: it
+ * is still set (a template may use undeclared ones), but it is more often
+ * a typo. */
+static void warn_unknown_variable(const cli_template_t *t, const char *key)
+{
+    const cJSON *declared = cJSON_GetObjectItemCaseSensitive(t->manifest, "variables");
+    if (cJSON_GetObjectItemCaseSensitive(declared, key) || strcmp(key, "host") == 0)
+        return;
+    int n = cJSON_GetArraySize(declared);
+    const char **names = lusty_calloc((size_t)n + 2, sizeof(char *));
+    size_t k = 0;
+    const cJSON *v = NULL;
+    cJSON_ArrayForEach(v, declared) names[k++] = v->string;
+    names[k++] = "host";
+    const char *guess = cli_suggest(key, names);
+    cli_warning("template '%s' has no variable '%s'", t->name, key);
+    if (guess)
+        cli_hint("did you mean '%s'?", guess);
+    else
+        cli_hint("its variables are in its template.json, under \"variables\"");
+    lusty_free(names);
+}
+
 /* Builds the data the template files are rendered with. */
 static int make_vars(const cli_template_t *t, const init_args_t *a, const char *name, cJSON **out)
 {
@@ -162,6 +227,7 @@ static int make_vars(const cli_template_t *t, const init_args_t *a, const char *
             cJSON_Delete(vars);
             return CLI_EXIT_USAGE;
         }
+        warn_unknown_variable(t, key);
         cJSON_DeleteItemFromObjectCaseSensitive(vars, key);
         cJSON_AddStringToObject(vars, key, eq + 1);
         lusty_free(key);
@@ -171,7 +237,18 @@ static int make_vars(const cli_template_t *t, const init_args_t *a, const char *
 }
 
 /* How each file of the plan meets the target folder. */
-typedef enum { PLAN_CREATE, PLAN_OVERWRITE } plan_action_t;
+typedef enum { PLAN_CREATE, PLAN_OVERWRITE, PLAN_SAME } plan_action_t;
+
+/* True when the regular file at `path` holds exactly `data`. */
+static bool same_content(const char *path, const char *data, size_t len)
+{
+    char *text = NULL;
+    size_t have = 0;
+    bool same =
+        cli_read_file(path, &text, &have) == 0 && have == len && memcmp(text, data, len) == 0;
+    lusty_free(text);
+    return same;
+}
 
 /* Checks the target against the rendered files: which exist (conflicts) and
  * which cannot be written at all (a folder where a file goes, a file where a
@@ -211,6 +288,12 @@ static int check_target(const char *dir, const cli_rendered_file_t *files, size_
                 lusty_buf_free(&conflicts);
                 return CLI_EXIT_FAILURE;
             }
+            if (S_ISREG(st.st_mode) && same_content(dest, files[i].content, files[i].len)) {
+                /* Already there, as from an interrupted earlier run. */
+                actions[i] = PLAN_SAME;
+                lusty_free(dest);
+                continue;
+            }
             actions[i] = PLAN_OVERWRITE;
             lusty_buf_printf(&conflicts, "%s%s", nconflicts++ ? ", " : "", files[i].path);
         }
@@ -227,70 +310,202 @@ static int check_target(const char *dir, const cli_rendered_file_t *files, size_
     return CLI_EXIT_OK;
 }
 
-static void undo(cli_path_list_t *temps, cli_path_list_t *created_dirs)
+/* Everything written so far, so that it can be undone. Per file: its
+ * temporary, the backup of the file --force replaced, and whether it was
+ * renamed into place. */
+typedef struct {
+    const char *dir;
+    const cli_rendered_file_t *files;
+    size_t count;
+    char **tmp, **backup;
+    bool *placed;
+    cli_path_list_t created_dirs;
+    char *git_dir; /* a repository we created, else NULL */
+} txn_t;
+
+static void txn_init(txn_t *t, const char *dir, const cli_rendered_file_t *files, size_t count)
 {
-    for (size_t i = 0; i < temps->count; i++)
-        unlink(temps->paths[i]);
-    for (size_t i = created_dirs->count; i-- > 0;)
-        rmdir(created_dirs->paths[i]);
+    memset(t, 0, sizeof(*t));
+    t->dir = dir;
+    t->files = files;
+    t->count = count;
+    t->tmp = lusty_calloc(count ? count : 1, sizeof(char *));
+    t->backup = lusty_calloc(count ? count : 1, sizeof(char *));
+    t->placed = lusty_calloc(count ? count : 1, sizeof(bool));
 }
 
-/* Writes every file: all to temporary names first, then all renamed. On a
- * failure before the renames, everything written is removed again. */
-static int write_files(const char *dir, const cli_rendered_file_t *files, size_t count)
+static void txn_free(txn_t *t)
 {
-    cli_path_list_t created = {0}, temps = {0};
-    int rc = CLI_EXIT_FAILURE;
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGHUP);
-    sigprocmask(SIG_BLOCK, &block, &old);
-
-    int err = cli_mkdir_p(dir, 0777, &created);
-    if (err) {
-        cli_error("cannot create folder '%s': %s", dir, cli_strerror(err));
-        goto cleanup;
+    for (size_t i = 0; i < t->count; i++) {
+        lusty_free(t->tmp[i]);
+        lusty_free(t->backup[i]);
     }
-    for (size_t i = 0; i < count; i++) {
-        char *dest = cli_path_join(dir, files[i].path);
+    lusty_free(t->tmp);
+    lusty_free(t->backup);
+    lusty_free(t->placed);
+    lusty_free(t->git_dir);
+    cli_path_list_free(&t->created_dirs);
+}
+
+/* Removes everything the transaction wrote and puts back what it
+ * replaced. */
+static void txn_rollback(txn_t *t)
+{
+    if (t->git_dir)
+        cli_remove_tree(t->git_dir);
+    for (size_t i = t->count; i-- > 0;) {
+        char *dest = cli_path_join(t->dir, t->files[i].path);
+        if (t->placed[i] && t->backup[i])
+            rename(t->backup[i], dest);
+        else if (t->placed[i])
+            unlink(dest);
+        if (t->tmp[i] && !t->placed[i])
+            unlink(t->tmp[i]);
+        if (t->backup[i] && !t->placed[i])
+            unlink(t->backup[i]);
+        lusty_free(dest);
+    }
+    for (size_t i = t->created_dirs.count; i-- > 0;)
+        rmdir(t->created_dirs.paths[i]);
+}
+
+/* The project is complete: the backups of replaced files go. */
+static void txn_commit(txn_t *t)
+{
+    for (size_t i = 0; i < t->count; i++)
+        if (t->backup[i])
+            unlink(t->backup[i]);
+}
+
+/* The signals init holds back while it writes; one of them pending means
+ * the user asked to stop. */
+static sigset_t held_signals;
+
+static int pending_signal(void)
+{
+    sigset_t pending;
+    sigpending(&pending);
+    const int order[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+        if (sigismember(&pending, order[i]) && sigismember(&held_signals, order[i]))
+            return order[i];
+    return 0;
+}
+
+static bool stop_requested(void)
+{
+    return pending_signal() != 0;
+}
+
+/* Writes every file to a temporary name beside its destination. */
+static int write_temps(txn_t *t, const plan_action_t *actions)
+{
+    int err = cli_mkdir_p(t->dir, 0777, &t->created_dirs);
+    if (err) {
+        cli_error("cannot create folder '%s': %s", t->dir, cli_strerror(err));
+        return CLI_EXIT_FAILURE;
+    }
+    for (size_t i = 0; i < t->count && !err; i++) {
+        if (actions[i] == PLAN_SAME)
+            continue;
+        char *dest = cli_path_join(t->dir, t->files[i].path);
         char *parent = lusty_strdup(dest);
         *strrchr(parent, '/') = '\0';
-        err = cli_mkdir_p(parent, 0777, &created);
+        err = cli_mkdir_p(parent, 0777, &t->created_dirs);
         if (err) {
             cli_error("cannot create folder '%s': %s", parent, cli_strerror(err));
         } else {
-            char *tmp = NULL;
-            err = cli_write_temp(dest, files[i].content, files[i].len, files[i].mode, &tmp);
+            err = cli_write_temp(dest, t->files[i].content, t->files[i].len, t->files[i].mode,
+                                 &t->tmp[i]);
             if (err)
                 cli_error("cannot write '%s': %s", dest, cli_strerror(err));
-            else
-                cli_path_list_push(&temps, tmp);
-            lusty_free(tmp);
         }
         lusty_free(parent);
         lusty_free(dest);
-        if (err) {
-            undo(&temps, &created);
-            goto cleanup;
+    }
+    return err ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+}
+
+/* Renames one temporary into place: never over a file that was not there
+ * when the target was checked, and over one that was (--force) only after
+ * moving it aside, so that it can be put back. */
+static int place_file(txn_t *t, size_t i, plan_action_t action)
+{
+    char *dest = cli_path_join(t->dir, t->files[i].path);
+    int err = 0;
+    if (action == PLAN_OVERWRITE) {
+        /* The backup gets a name like the temporaries', so that a rerun
+         * after a crash cleans it up too. */
+        char *aside = NULL;
+        err = cli_write_temp(dest, "", 0, 0600, &aside);
+        if (!err) {
+            if (rename(dest, aside) == 0) {
+                t->backup[i] = aside;
+                aside = NULL;
+            } else {
+                if (errno != ENOENT) /* gone meanwhile: nothing to keep */
+                    err = errno;
+                unlink(aside);
+            }
+        }
+        lusty_free(aside);
+    }
+    if (!err && (err = cli_rename_noreplace(t->tmp[i], dest)) != 0) {
+        if (t->backup[i] && rename(t->backup[i], dest) == 0) {
+            lusty_free(t->backup[i]);
+            t->backup[i] = NULL;
         }
     }
+    if (err == EEXIST) {
+        cli_error("'%s' appeared while lusty init was running: it was not overwritten", dest);
+        cli_hint("nothing of the project was kept; look at the file and run 'lusty init' again");
+    } else if (err) {
+        cli_error("cannot rename a temporary file to '%s': %s", dest, cli_strerror(err));
+    } else {
+        t->placed[i] = true;
+    }
+    lusty_free(dest);
+    return err ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+}
+
+/* Renames every temporary into place, the new files first, so that a
+ * file appearing in the way stops init before it replaced anything. */
+static int place_files(txn_t *t, const plan_action_t *actions)
+{
+    const plan_action_t order[] = {PLAN_CREATE, PLAN_OVERWRITE};
+    for (size_t o = 0; o < 2; o++)
+        for (size_t i = 0; i < t->count; i++)
+            if (actions[i] == order[o] && place_file(t, i, actions[i]) != CLI_EXIT_OK)
+                return CLI_EXIT_FAILURE;
+    return CLI_EXIT_OK;
+}
+
+/* Removes the temporary files (and --force backups) an interrupted earlier
+ * run left beside the files the template writes: ".NAME.lusty-XXXXXX".
+ * Returns how many there were. */
+static size_t remove_leftovers(const char *dir, const cli_rendered_file_t *files, size_t count,
+                               bool dry_run)
+{
+    size_t found = 0;
     for (size_t i = 0; i < count; i++) {
         char *dest = cli_path_join(dir, files[i].path);
-        if (rename(temps.paths[i], dest) != 0) {
-            cli_error("cannot rename a temporary file to '%s': %s", dest, cli_strerror(errno));
-            unlink(temps.paths[i]);
-            err = errno;
+        char *slash = strrchr(dest, '/');
+        char *pattern =
+            lusty_asprintf("%.*s/.%s.lusty-??????", (int)(slash - dest), dest, slash + 1);
+        glob_t g;
+        if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
+            for (size_t k = 0; k < g.gl_pathc; k++) {
+                struct stat st;
+                if (lstat(g.gl_pathv[k], &st) == 0 && S_ISREG(st.st_mode) &&
+                    (dry_run || unlink(g.gl_pathv[k]) == 0))
+                    found++;
+            }
         }
+        globfree(&g);
+        lusty_free(pattern);
         lusty_free(dest);
     }
-    rc = err ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
-cleanup:
-    sigprocmask(SIG_SETMASK, &old, NULL);
-    cli_path_list_free(&temps);
-    cli_path_list_free(&created);
-    return rc;
+    return found;
 }
 
 static void print_plan(const char *dir, const cli_template_t *t, const char *name,
@@ -301,10 +516,13 @@ static void print_plan(const char *dir, const cli_template_t *t, const char *nam
     printf("%s %s'%s'%s from template '%s' in %s\n", dry_run ? "Would create project" : "Creating project",
            cli_term_bold(out), name, cli_term_reset(out), t->name, dir);
     for (size_t i = 0; i < count; i++) {
-        bool over = actions[i] == PLAN_OVERWRITE;
-        const char *verb = over ? "overwrite" : "create";
-        printf("  %s%-9s%s %s\n", over ? cli_term_yellow(out) : cli_term_green(out), verb,
-               cli_term_reset(out), files[i].path);
+        bool over = actions[i] == PLAN_OVERWRITE, same = actions[i] == PLAN_SAME;
+        const char *verb = over ? "overwrite" : same ? "unchanged" : "create";
+        printf("  %s%-9s%s %s\n",
+               over   ? cli_term_yellow(out)
+               : same ? ""
+                      : cli_term_green(out),
+               verb, cli_term_reset(out), files[i].path);
     }
 }
 
@@ -321,11 +539,90 @@ static void print_message(const cli_template_t *t, const cJSON *vars, const char
     if (lusty_mustache_compile(&tpl, "template.json message", msg->valuestring,
                                strlen(msg->valuestring), NULL) == 0 &&
         lusty_mustache_render(tpl, lusty_mustache_cjson_data(), data, NULL, &text, NULL) == 0 &&
-        text.len)
-        printf("\n%s%s", text.data, text.data[text.len - 1] == '\n' ? "" : "\n");
+        text.len) {
+        /* The message is the template author's text: print it, not its
+         * terminal escape sequences. */
+        char *shown = cli_template_printable(text.data);
+        printf("\n%s%s", shown, text.data[text.len - 1] == '\n' ? "" : "\n");
+        lusty_free(shown);
+    }
     lusty_buf_free(&text);
     lusty_mustache_free(tpl);
     cJSON_Delete(data);
+}
+
+/* Writes the files and makes the repository, all or nothing (see the top
+ * of this file), and prints what it did. */
+static int write_project(const init_args_t *a, const cli_template_t *t, const char *name,
+                         const cli_rendered_file_t *files, size_t count,
+                         const plan_action_t *actions, bool want_git, bool finish_git)
+{
+    txn_t txn;
+    sigset_t old;
+    char *short_id = NULL, *err = NULL;
+    int rc = CLI_EXIT_FAILURE, sig = 0;
+    txn_init(&txn, a->dir, files, count);
+    sigemptyset(&held_signals);
+    sigaddset(&held_signals, SIGINT);
+    sigaddset(&held_signals, SIGTERM);
+    sigaddset(&held_signals, SIGHUP);
+    sigprocmask(SIG_BLOCK, &held_signals, &old);
+
+    size_t stale = remove_leftovers(a->dir, files, count, false);
+    if (write_temps(&txn, actions) != CLI_EXIT_OK)
+        goto rollback;
+    cli_test_pause("rename");
+    if ((sig = pending_signal()) != 0 || place_files(&txn, actions) != CLI_EXIT_OK)
+        goto rollback;
+    if (want_git) {
+        char **paths = lusty_calloc(count ? count : 1, sizeof(char *));
+        for (size_t i = 0; i < count; i++)
+            paths[i] = files[i].path;
+        char *msg = lusty_asprintf("Create %s from the lusty '%s' template\n", name, t->name);
+        if (!finish_git)
+            txn.git_dir = cli_path_join(a->dir, ".git");
+        int grc = cli_git_init_commit(a->dir, paths, count, msg, stop_requested, &short_id, &err);
+        lusty_free(msg);
+        lusty_free(paths);
+        if ((sig = pending_signal()) != 0)
+            goto rollback;
+        if (grc != 0) {
+            cli_error("cannot create the git repository: %s", err);
+            cli_hint("nothing was kept; free some disk space if it is full, or use --no-git");
+            goto rollback;
+        }
+    }
+    txn_commit(&txn);
+    if (!a->quiet) {
+        print_plan(a->dir, t, name, files, count, actions, false);
+        if (stale)
+            printf("  %-9s %zu temporary file%s of an interrupted run\n", "removed", stale,
+                   stale == 1 ? "" : "s");
+        if (short_id)
+            printf("  %s%-9s%s first commit %s\n", cli_term_green(stdout), "git",
+                   cli_term_reset(stdout), short_id);
+    }
+    rc = CLI_EXIT_OK;
+    goto done;
+rollback:
+    txn_rollback(&txn);
+    if (!sig)
+        sig = pending_signal();
+    if (sig) {
+        cli_error("interrupted: nothing of the project was kept");
+        fflush(stdout);
+        fflush(stderr);
+        /* Die of the signal, as the shell expects of an interrupted
+         * command. */
+        signal(sig, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    }
+done:
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    lusty_free(short_id);
+    lusty_free(err);
+    txn_free(&txn);
+    return rc;
 }
 
 static int run_init(const init_args_t *a)
@@ -351,10 +648,10 @@ static int run_init(const init_args_t *a)
     int found = cli_template_find(&t, a->template_name ? a->template_name : "default", &err);
     if (found != 0) {
         cli_error("%s", err);
-        if (found == LUSTY_ENOENT) {
-            cli_hint("see 'lusty init --list-templates', or give a template folder's path");
-            rc = CLI_EXIT_USAGE;
-        }
+        /* A name or path that names no template fails (1), as a missing
+         * template folder does: the command line itself was fine. */
+        if (found == LUSTY_ENOENT)
+            hint_unknown_template(a->template_name);
         goto cleanup;
     }
     rc = make_vars(t, a, name, &vars);
@@ -370,39 +667,25 @@ static int run_init(const init_args_t *a)
     if (rc != CLI_EXIT_OK)
         goto cleanup;
 
-    bool want_git = !a->no_git && !cli_git_inside_work_tree(a->dir);
+    /* A repository init began and did not finish is completed; one the
+     * user has (here or above) is left alone. */
+    bool finish_git = !a->no_git && cli_git_init_incomplete(a->dir);
+    bool want_git = finish_git || (!a->no_git && !cli_git_inside_work_tree(a->dir));
     if (a->dry_run) {
+        size_t stale = remove_leftovers(a->dir, files, count, true);
         print_plan(a->dir, t, name, files, count, actions, true);
+        if (stale)
+            printf("  %-9s %zu temporary file%s of an interrupted run\n", "remove", stale,
+                   stale == 1 ? "" : "s");
         if (want_git)
-            printf("  %-9s %s\n", "git init", "and a first commit");
+            printf("  %-9s %s\n", finish_git ? "git" : "git init",
+                   finish_git ? "the missing first commit" : "and a first commit");
         printf("Dry run: nothing was written.\n");
         goto cleanup;
     }
-    rc = write_files(a->dir, files, count);
+    rc = write_project(a, t, name, files, count, actions, want_git, finish_git);
     if (rc != CLI_EXIT_OK)
         goto cleanup;
-    if (!a->quiet)
-        print_plan(a->dir, t, name, files, count, actions, false);
-
-    if (want_git) {
-        char **paths = lusty_calloc(count ? count : 1, sizeof(char *));
-        for (size_t i = 0; i < count; i++)
-            paths[i] = files[i].path;
-        char *short_id = NULL, *msg = lusty_asprintf("Create %s from the lusty '%s' template\n", name, t->name);
-        lusty_free(err);
-        err = NULL;
-        if (cli_git_init_commit(a->dir, paths, count, msg, &short_id, &err) != 0) {
-            /* The project itself is complete; only the repository is missing. */
-            cli_warning("the project was created, but not its git repository: %s", err);
-            cli_hint("run 'git init' in '%s' yourself", a->dir);
-        } else if (!a->quiet) {
-            printf("  %s%-9s%s first commit %s\n", cli_term_green(stdout), "git", cli_term_reset(stdout),
-                   short_id);
-        }
-        lusty_free(short_id);
-        lusty_free(msg);
-        lusty_free(paths);
-    }
     if (!a->quiet)
         print_message(t, vars, a->dir);
     rc = CLI_EXIT_OK;

@@ -10,13 +10,16 @@
 #include "term.h"
 
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <git2.h>
+#include <glob.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -55,6 +58,30 @@ void cli_installed_clear(cli_installed_t *inst)
     memset(inst, 0, sizeof(*inst));
 }
 
+/* True when `declared`, a path relative to the project (the folder above
+ * lusty_modules/ of `dest`), and `origin` name the same folder. */
+static bool same_local_repo(const char *declared, const char *origin, const char *dest)
+{
+    bool is_path = declared[0] != '/' && !strstr(declared, "://") &&
+                   !(strchr(declared, ':') && declared[0] != '.');
+    if (!is_path)
+        return false;
+    char *project = lusty_strdup(dest);
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(project, '/');
+        if (slash)
+            *slash = '\0';
+        else
+            strcpy(project, ".");
+    }
+    char *joined = cli_path_join(project, declared);
+    char a[PATH_MAX], b[PATH_MAX];
+    bool same = realpath(joined, a) && realpath(origin, b) && strcmp(a, b) == 0;
+    lusty_free(joined);
+    lusty_free(project);
+    return same;
+}
+
 void cli_fetch_inspect(cli_installed_t *out, const cli_source_t *decl, const char *dest)
 {
     memset(out, 0, sizeof(*out));
@@ -71,13 +98,22 @@ void cli_fetch_inspect(cli_installed_t *out, const cli_source_t *decl, const cha
         cli_fetch_git_inspect(out, dest);
     else
         cli_fetch_archive_inspect(out, dest);
+    if (decl->kind == CLI_SOURCE_GIT && out->url && strcmp(out->url, decl->url) != 0 &&
+        same_local_repo(decl->url, out->url, dest)) {
+        /* A checkout of a relative path records the absolute one as its
+         * origin: it is the same repository as lusty.json's. */
+        lusty_free(out->url);
+        out->url = lusty_strdup(decl->url);
+    }
 }
 
 void cli_fetch_job_clear(cli_fetch_job_t *job)
 {
     cli_source_clear(&job->resolved);
     lusty_free(job->error);
+    lusty_free(job->backup);
     job->error = NULL;
+    job->backup = NULL;
     job->cause = NULL;
 }
 
@@ -147,6 +183,90 @@ char *cli_fetch__temp_dir(cli_fetch_job_t *job)
     return tmp;
 }
 
+/* A link target, taken lexically from the link's folder `depth` levels
+ * below the root, stays inside the root. */
+static bool link_stays_inside(const char *target, int depth)
+{
+    if (target[0] == '/')
+        return false;
+    for (const char *p = target; *p;) {
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            depth--;
+        else if (n > 0 && !(n == 1 && p[0] == '.'))
+            depth++;
+        if (depth < 0)
+            return false;
+        p += n;
+        while (*p == '/')
+            p++;
+    }
+    return true;
+}
+
+static int check_links_in(cli_fetch_job_t *job, const char *root, const char *rel, int depth)
+{
+    char *dir = rel[0] ? cli_path_join(root, rel) : lusty_strdup(root);
+    DIR *d = opendir(dir);
+    int rc = 0;
+    if (!d) {
+        lusty_free(dir);
+        return 0;
+    }
+    for (struct dirent *e; rc == 0 && (e = readdir(d));) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            (depth == 0 && strcmp(e->d_name, ".git") == 0))
+            continue;
+        char *child_rel = rel[0] ? cli_path_join(rel, e->d_name) : lusty_strdup(e->d_name);
+        char *child = cli_path_join(root, child_rel);
+        struct stat st;
+        bool ok = lstat(child, &st) == 0;
+        if (ok && S_ISDIR(st.st_mode)) {
+            rc = check_links_in(job, root, child_rel, depth + 1);
+        } else if (ok && S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            ssize_t n = readlink(child, target, sizeof(target) - 1);
+            target[n > 0 ? n : 0] = '\0';
+            if (!link_stays_inside(target, depth)) {
+                char *detail = lusty_asprintf("'%s' points to '%s', outside the handler's folder",
+                                              child_rel, target);
+                rc = cli_fetch__fail(job, "unsafe symbolic link", detail);
+                lusty_free(detail);
+            }
+        }
+        lusty_free(child);
+        lusty_free(child_rel);
+    }
+    closedir(d);
+    lusty_free(dir);
+    return rc;
+}
+
+int cli_fetch__check_links(cli_fetch_job_t *job, const char *tmp)
+{
+    return check_links_in(job, tmp, "", 0);
+}
+
+void cli_fetch_remove_leftovers(const char *modules_dir, size_t *count_out)
+{
+    *count_out = 0;
+    char *pattern = lusty_asprintf("%s/.*.lusty-??????*", modules_dir);
+    glob_t g;
+    if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            const char *suffix = strstr(g.gl_pathv[i], ".lusty-") + 7;
+            /* The temporaries of cli_fetch__temp_dir(): XXXXXX, and the
+             * download beside it. */
+            if (strlen(suffix) != 6 && strcmp(suffix + 6, ".download") != 0)
+                continue;
+            cli_remove_tree(g.gl_pathv[i]);
+            (*count_out)++;
+        }
+    }
+    globfree(&g);
+    lusty_free(pattern);
+}
+
 int cli_fetch__install(cli_fetch_job_t *job, const char *tmp)
 {
     if (cli_fetch_interrupted)
@@ -156,24 +276,12 @@ int cli_fetch__install(cli_fetch_job_t *job, const char *tmp)
          * a complete dest. */
         if (renameat2(AT_FDCWD, tmp, AT_FDCWD, job->dest, RENAME_EXCHANGE) != 0)
             return cli_fetch__fail(job, cli_fetch__errno_cause(errno), strerror(errno));
-        cli_fetch__remove_tree(tmp);
+        cli_remove_tree(tmp);
         return 0;
     }
     if (rename(tmp, job->dest) != 0)
         return cli_fetch__fail(job, cli_fetch__errno_cause(errno), strerror(errno));
     return 0;
-}
-
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st, (void)type, (void)ftw;
-    remove(path);
-    return 0;
-}
-
-void cli_fetch__remove_tree(const char *path)
-{
-    nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int cli_fetch__sha256_file(const char *path, char hex[65])

@@ -28,6 +28,7 @@ typedef struct {
     char *id;     /* commit id or archive sha256 when CLEAN/CHANGED */
     char *url;    /* where it came from (git: the origin remote) */
     char *detail; /* CHANGED/FOREIGN: "2 modified, 1 untracked file" */
+    size_t local_commits; /* git: commits on no remote branch or tag */
 } cli_installed_t;
 
 /* Looks at `dest` without touching the network. Free with
@@ -47,6 +48,10 @@ typedef struct {
     const cli_source_t *decl; /* the lusty.json entry */
     const char *pin;          /* commit id or sha256 to install exactly, or NULL to resolve */
     const char *dest;         /* lusty_modules/<name> */
+    /* Archives: the most bytes and entries unpacking may write (0: the
+     * defaults below); passing either stops and fails the fetch. */
+    unsigned long long max_bytes;
+    unsigned long long max_entries;
 
     /* Progress, written by the worker and read under the runner's lock. */
     cli_fetch_status_t status;
@@ -60,7 +65,13 @@ typedef struct {
     cli_source_t resolved;
     const char *cause;
     char *error;
+    /* git, when the checkout replaced had commits of its own: where they
+     * were kept ("refs/lusty/backup/20260101T120000Z/HEAD, …"), or NULL. */
+    char *backup;
 } cli_fetch_job_t;
+
+#define CLI_FETCH_DEFAULT_MAX_BYTES (256ULL << 20)
+#define CLI_FETCH_DEFAULT_MAX_ENTRIES 100000ULL
 
 /* Frees the result fields of a job (not the caller's inputs). */
 void cli_fetch_job_clear(cli_fetch_job_t *job);
@@ -76,6 +87,12 @@ void cli_fetch_global_cleanup(void);
  * failed jobs. */
 size_t cli_fetch_run(cli_fetch_job_t *jobs, size_t count, int nthreads, FILE *tty,
                      void (*on_done)(const cli_fetch_job_t *job, void *data), void *data);
+
+/* Removes what a killed earlier run left in `modules_dir`
+ * (lusty_modules/): its temporary folders ".NAME.lusty-XXXXXX" and
+ * downloads ".NAME.lusty-XXXXXX.download". The caller makes sure no other
+ * bootstrap runs in the project. *count_out gets how many were removed. */
+void cli_fetch_remove_leftovers(const char *modules_dir, size_t *count_out);
 
 /* Set from a signal handler: running transfers stop as soon as they can and
  * fail with the cause "interrupted". */

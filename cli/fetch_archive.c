@@ -161,14 +161,55 @@ static struct archive *open_archive(const char *file)
 
 /* The single top-level folder every entry sits in ("pkg-1.0/"), which is
  * stripped as rockspec archives expect; empty when there is none. */
-static int common_prefix(const char *file, char **out, char **err_out)
+/* The limits of job, defaults applied. */
+static unsigned long long max_bytes(const cli_fetch_job_t *job)
+{
+    return job->max_bytes ? job->max_bytes : CLI_FETCH_DEFAULT_MAX_BYTES;
+}
+
+static unsigned long long max_entries(const cli_fetch_job_t *job)
+{
+    return job->max_entries ? job->max_entries : CLI_FETCH_DEFAULT_MAX_ENTRIES;
+}
+
+/* Fails job when `entries` or `bytes` passed its limits. */
+static int over_limits(cli_fetch_job_t *job, unsigned long long entries, unsigned long long bytes)
+{
+    char *detail = NULL;
+    if (entries > max_entries(job))
+        detail = lusty_asprintf("more than %llu entries (bootstrap.archive_max_entries in "
+                                "lusty.json)",
+                                max_entries(job));
+    else if (bytes > max_bytes(job))
+        detail = lusty_asprintf("more than %llu bytes unpacked (bootstrap.archive_max_bytes in "
+                                "lusty.json)",
+                                max_bytes(job));
+    if (!detail)
+        return 0;
+    cli_fetch__fail(job, "archive too large", detail);
+    lusty_free(detail);
+    return -1;
+}
+
+static int common_prefix(cli_fetch_job_t *job, const char *file, char **out, char **err_out)
 {
     struct archive *a = open_archive(file);
     struct archive_entry *e;
     char *prefix = NULL;
     bool none = false;
+    unsigned long long entries = 0, declared = 0;
     int r;
     while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+        /* The sizes the headers declare already tell most bombs, before
+         * anything is written. */
+        entries++;
+        if (archive_entry_size_is_set(e) && archive_entry_size(e) > 0)
+            declared += (unsigned long long)archive_entry_size(e);
+        if (over_limits(job, entries, declared) != 0) {
+            archive_read_free(a);
+            lusty_free(prefix);
+            return 1;
+        }
         const char *name = archive_entry_pathname(e);
         while (name[0] == '.' && name[1] == '/')
             name += 2;
@@ -213,11 +254,14 @@ static const char *strip(const char *name, const char *prefix)
 static int unpack(cli_fetch_job_t *job, const char *file, const char *into)
 {
     char *prefix = NULL, *err = NULL;
-    if (common_prefix(file, &prefix, &err) != 0) {
-        cli_fetch__fail(job, "cannot unpack the archive", err);
+    int prc = common_prefix(job, file, &prefix, &err);
+    if (prc != 0) {
+        if (prc < 0)
+            cli_fetch__fail(job, "cannot unpack the archive", err);
         lusty_free(err);
         return -1;
     }
+    unsigned long long entries = 0, written = 0;
     struct archive *a = open_archive(file);
     struct archive *disk = archive_write_disk_new();
     archive_write_disk_set_options(disk, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
@@ -227,6 +271,10 @@ static int unpack(cli_fetch_job_t *job, const char *file, const char *into)
     int rc = 0, r;
     while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
         const char *rel = strip(archive_entry_pathname(e), prefix);
+        if (over_limits(job, ++entries, written) != 0) {
+            rc = -1;
+            break;
+        }
         if (!rel[0])
             continue;
         if (!safe_path(rel) || strcmp(rel, MARKER) == 0) {
@@ -254,9 +302,20 @@ static int unpack(cli_fetch_job_t *job, const char *file, const char *into)
             const void *buf;
             size_t size;
             la_int64_t offset;
-            while ((r = archive_read_data_block(a, &buf, &size, &offset)) == ARCHIVE_OK)
+            unsigned long long extent = 0; /* counts holes of sparse files too */
+            while ((r = archive_read_data_block(a, &buf, &size, &offset)) == ARCHIVE_OK) {
+                unsigned long long end = (unsigned long long)offset + size;
+                extent = end > extent ? end : extent;
+                if (over_limits(job, entries, written + extent) != 0)
+                    break;
                 if ((r = (int)archive_write_data_block(disk, buf, size, offset)) < ARCHIVE_WARN)
                     break;
+            }
+            written += extent;
+            if (job->cause) {
+                rc = -1;
+                break;
+            }
             if (r == ARCHIVE_EOF)
                 r = ARCHIVE_OK;
         }
@@ -330,7 +389,8 @@ int cli_fetch_archive(cli_fetch_job_t *job)
         lusty_free(detail);
         goto cleanup;
     }
-    if (unpack(job, file, tmp) != 0 || write_marker(job, tmp, hex) != 0)
+    if (unpack(job, file, tmp) != 0 || cli_fetch__check_links(job, tmp) != 0 ||
+        write_marker(job, tmp, hex) != 0)
         goto cleanup;
     if (cli_fetch__install(job, tmp) != 0)
         goto cleanup;
@@ -341,7 +401,7 @@ int cli_fetch_archive(cli_fetch_job_t *job)
 cleanup:
     unlink(file);
     if (rc != 0)
-        cli_fetch__remove_tree(tmp);
+        cli_remove_tree(tmp);
     lusty_free(file);
     lusty_free(tmp);
     return rc;

@@ -3,11 +3,13 @@
 #include "fetch_internal.h"
 #include "fs.h"
 #include "lusty/alloc.h"
+#include "lusty/buf.h"
 
 #include <git2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 typedef struct {
     cli_fetch_job_t *job;
@@ -196,6 +198,134 @@ static bool missing_local_repo(const char *url)
     return !cli_exists(path);
 }
 
+/* Local commits: those reachable from HEAD or a local branch but from no
+ * remote-tracking branch or tag, that is, commits the upstream does not
+ * have. `tips` (may be NULL) gets each local ref ("HEAD", "main") whose
+ * tip is such a commit, `ids` (may be NULL) up to five short ids. */
+static size_t find_local_commits(git_repository *repo, cli_path_list_t *tips, lusty_buf_t *ids)
+{
+    git_revwalk *walk = NULL;
+    git_oid oid;
+    size_t count = 0;
+    if (git_revwalk_new(&walk, repo) != 0)
+        return 0;
+    git_revwalk_push_head(walk);
+    git_revwalk_push_glob(walk, "refs/heads/*");
+    git_revwalk_hide_glob(walk, "refs/remotes/*");
+    git_revwalk_hide_glob(walk, "refs/tags/*");
+    while (git_revwalk_next(&oid, walk) == 0) {
+        if (ids && count < 5) {
+            char hex[8];
+            git_oid_tostr(hex, sizeof(hex), &oid);
+            lusty_buf_printf(ids, "%s%s", count ? ", " : "", hex);
+        } else if (ids && count == 5) {
+            lusty_buf_puts(ids, ", …");
+        }
+        count++;
+    }
+    git_revwalk_free(walk);
+    git_error_clear();
+    if (!tips || count == 0)
+        return count;
+    /* Which local refs point at (or above) such commits. */
+    git_reference_iterator *it = NULL;
+    git_reference *ref = NULL;
+    if (git_repository_head_detached(repo) == 1)
+        cli_path_list_push(tips, "HEAD");
+    if (git_reference_iterator_glob_new(&it, repo, "refs/heads/*") == 0) {
+        while (git_reference_next(&ref, it) == 0) {
+            const git_oid *target = git_reference_target(ref);
+            git_revwalk *one = NULL;
+            if (target && git_revwalk_new(&one, repo) == 0) {
+                git_revwalk_push(one, target);
+                git_revwalk_hide_glob(one, "refs/remotes/*");
+                git_revwalk_hide_glob(one, "refs/tags/*");
+                if (git_revwalk_next(&oid, one) == 0)
+                    cli_path_list_push(tips, git_reference_name(ref));
+            }
+            git_revwalk_free(one);
+            git_reference_free(ref);
+        }
+    }
+    git_reference_iterator_free(it);
+    git_error_clear();
+    return count;
+}
+
+/* Before a checkout with local commits is replaced (--force), points
+ * refs/lusty/backup/<time>/<ref> at each of its local tips, in the old
+ * repository; then carries every backup ref (these and earlier ones) into
+ * the new one, so that nothing committed is ever lost. */
+static int keep_backups(cli_fetch_job_t *job, git_repository *repo)
+{
+    git_repository *old = NULL;
+    git_remote *remote = NULL;
+    git_strarray existing = {0};
+    cli_path_list_t tips = {0};
+    lusty_buf_t made = LUSTY_BUF_INIT;
+    int rc = 0;
+    if (git_repository_open_ext(&old, job->dest, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) != 0) {
+        git_error_clear();
+        return 0; /* not a checkout: nothing to keep */
+    }
+    if (find_local_commits(old, &tips, NULL) > 0) {
+        char stamp[32];
+        time_t t = time(NULL);
+        struct tm tm;
+        strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", gmtime_r(&t, &tm));
+        for (size_t i = 0; i < tips.count && rc == 0; i++) {
+            const char *tip = tips.paths[i];
+            const char *shown = strncmp(tip, "refs/heads/", 11) == 0 ? tip + 11 : tip;
+            git_object *target = NULL;
+            git_reference *ref = NULL;
+            rc = git_revparse_single(&target, old, tip);
+            for (int n = 1; rc == 0 && n < 100; n++) {
+                char *name = n == 1 ? lusty_asprintf("refs/lusty/backup/%s/%s", stamp, shown)
+                                    : lusty_asprintf("refs/lusty/backup/%s-%d/%s", stamp, n, shown);
+                int err = git_reference_create(&ref, old, name, git_object_id(target), 0,
+                                               "lusty bootstrap --force: backup");
+                if (err == 0)
+                    lusty_buf_printf(&made, "%s%s", made.len ? ", " : "", name);
+                lusty_free(name);
+                git_reference_free(ref);
+                if (err != GIT_EEXISTS) {
+                    rc = err;
+                    break;
+                }
+            }
+            git_object_free(target);
+        }
+    }
+    if (rc == 0 && git_reference_list(&existing, old) == 0) {
+        bool any = false;
+        for (size_t i = 0; i < existing.count && !any; i++)
+            any = strncmp(existing.strings[i], "refs/lusty/backup/", 18) == 0;
+        if (any) {
+            char *spec = "+refs/lusty/backup/*:refs/lusty/backup/*";
+            git_strarray specs = {&spec, 1};
+            git_fetch_options fo;
+            git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+            fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+            rc = git_remote_create_anonymous(&remote, repo, job->dest);
+            if (rc == 0)
+                rc = git_remote_fetch(remote, &specs, &fo, NULL);
+        }
+    }
+    if (rc != 0) {
+        const git_error *e = git_error_last();
+        cli_fetch__fail(job, "cannot keep the local commits",
+                        e && e->message ? e->message : "libgit2 error");
+    } else if (made.len) {
+        job->backup = lusty_buf_detach(&made, NULL);
+    }
+    git_strarray_dispose(&existing);
+    git_remote_free(remote);
+    git_repository_free(old);
+    cli_path_list_free(&tips);
+    lusty_buf_free(&made);
+    return rc == 0 ? 0 : -1;
+}
+
 int cli_fetch_git(cli_fetch_job_t *job)
 {
     git_ctx_t ctx = {.job = job};
@@ -235,6 +365,8 @@ int cli_fetch_git(cli_fetch_job_t *job)
         cli_fetch__fail(job, has(m, "No space left") ? "disk full" : "checkout failed", m);
         goto cleanup;
     }
+    if (cli_fetch__check_links(job, tmp) != 0 || keep_backups(job, repo) != 0)
+        goto cleanup;
     git_repository_free(repo);
     repo = NULL;
     if (cli_fetch__install(job, tmp) != 0)
@@ -249,7 +381,7 @@ cleanup:
     git_commit_free(commit);
     git_repository_free(repo);
     if (rc != 0)
-        cli_fetch__remove_tree(tmp);
+        cli_remove_tree(tmp);
     lusty_free(tmp);
     return rc;
 }
@@ -292,12 +424,24 @@ void cli_fetch_git_inspect(cli_installed_t *out, const char *dest)
     } else {
         modified = 1;
     }
-    if (modified || untracked) {
+    lusty_buf_t ids = LUSTY_BUF_INIT;
+    out->local_commits = find_local_commits(repo, NULL, &ids);
+    if (modified || untracked || out->local_commits) {
+        lusty_buf_t detail = LUSTY_BUF_INIT;
+        if (modified || untracked) {
+            char *files = cli_fetch__changes_text(modified, untracked);
+            lusty_buf_puts(&detail, files);
+            lusty_free(files);
+        }
+        if (out->local_commits)
+            lusty_buf_printf(&detail, "%s%zu local commit%s: %s", detail.len ? "; " : "",
+                             out->local_commits, out->local_commits == 1 ? "" : "s", ids.data);
         out->state = CLI_INSTALLED_CHANGED;
-        out->detail = cli_fetch__changes_text(modified, untracked);
+        out->detail = lusty_buf_detach(&detail, NULL);
     } else {
         out->state = CLI_INSTALLED_CLEAN;
     }
+    lusty_buf_free(&ids);
 cleanup:
     git_status_list_free(status);
     git_remote_free(remote);

@@ -22,8 +22,10 @@ char *cli_fetch__temp_dir(cli_fetch_job_t *job);
  * dest exists (the old tree is then removed). Returns 0 or -1 (recorded). */
 int cli_fetch__install(cli_fetch_job_t *job, const char *tmp);
 
-/* rm -rf; errors are ignored (it is used to clean up). */
-void cli_fetch__remove_tree(const char *path);
+/* Fails the job (cause "unsafe symbolic link") when a symbolic link in the
+ * fetched tree `tmp` (outside .git) points outside it: an absolute target,
+ * or one whose `..` climb above the tree. Returns 0 or -1. */
+int cli_fetch__check_links(cli_fetch_job_t *job, const char *tmp);
 
 /* "2 modified files", "1 untracked file", "1 modified and 3 untracked
  * files". Free with lusty_free(). */

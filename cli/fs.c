@@ -1,4 +1,5 @@
 /* File-system helpers of the CLI. */
+#define _GNU_SOURCE
 #include "fs.h"
 
 #include "lusty/alloc.h"
@@ -6,6 +7,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -114,6 +117,18 @@ int cli_write_temp(const char *dest, const void *data, size_t len, mode_t mode, 
     return 0;
 }
 
+int cli_rename_noreplace(const char *from, const char *to)
+{
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return errno;
+    if (link(from, to) != 0)
+        return errno;
+    unlink(from);
+    return 0;
+}
+
 void cli_path_list_push(cli_path_list_t *list, const char *path)
 {
     list->paths = lusty_grow(list->paths, &list->cap, list->count + 1, sizeof(char *));
@@ -154,6 +169,18 @@ int cli_mkdir_p(const char *path, mode_t mode, cli_path_list_t *created)
     }
     lusty_free(copy);
     return err;
+}
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void cli_remove_tree(const char *path)
+{
+    nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static int compare_names(const struct dirent **a, const struct dirent **b)

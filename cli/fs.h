@@ -22,6 +22,11 @@ int cli_read_file(const char *path, char **out, size_t *len_out);
  * lusty_free()), or an errno value with nothing left on disk. */
 int cli_write_temp(const char *dest, const void *data, size_t len, mode_t mode, char **tmp_out);
 
+/* Renames `from` to `to` unless something is already at `to` (then fails
+ * with EEXIST), atomically: renameat2(RENAME_NOREPLACE), or link() and
+ * unlink() where the file system lacks it. Returns 0 or an errno value. */
+int cli_rename_noreplace(const char *from, const char *to);
+
 /* A list of paths the CLI created, so that a failed operation can remove
  * exactly them again and leave the disk as it was. */
 typedef struct {
@@ -36,6 +41,10 @@ void cli_path_list_free(cli_path_list_t *list);
 /* mkdir -p, recording every folder it creates (outermost first) in
  * `created`. Returns 0 or an errno value. */
 int cli_mkdir_p(const char *path, mode_t mode, cli_path_list_t *created);
+
+/* rm -rf without following symbolic links; errors are ignored (it is used
+ * to clean up). */
+void cli_remove_tree(const char *path);
 
 /* Lists the regular files under `root` recursively as paths relative to it,
  * sorted, with their modes. Symlinks are followed only if they point at

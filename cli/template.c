@@ -7,11 +7,14 @@
 #include "lusty/mustache.h"
 #include "version.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MANIFEST "template.json"
@@ -324,15 +327,20 @@ static int render_text(const char *name, const char *src, size_t len, const cJSO
     return rc == 0 ? 0 : -1;
 }
 
-/* A rendered path must stay inside the project. */
+/* A rendered path must stay inside the project, and be printable: no
+ * control characters in a file name the plan will show. */
 static bool safe_relative_path(const char *path)
 {
     if (path[0] == '\0' || path[0] == '/')
         return false;
+    for (const unsigned char *c = (const unsigned char *)path; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            return false;
     const char *p = path;
     while (*p) {
         size_t n = strcspn(p, "/");
-        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.') ||
+            (n == 4 && strncasecmp(p, ".git", 4) == 0))
             return false;
         p += n;
         if (*p == '/')
@@ -341,23 +349,156 @@ static bool safe_relative_path(const char *path)
     return true;
 }
 
+/* A template is data. Its files are listed without following anything out
+ * of it: a `.git` (a repository's hooks and config would run the author's
+ * commands in the new project) is never part of it, a symbolic link is
+ * copied as the file it points to only when that file is inside the
+ * template, and anything else (links leaving it or naming folders, fifos,
+ * devices) refuses the template. */
+typedef struct {
+    const char *root;
+    char *real_root;
+    cli_file_entry_t *items;
+    size_t count, cap;
+} tpl_walk_t;
+
+static bool is_git_dir_name(const char *name)
+{
+    return strcasecmp(name, ".git") == 0;
+}
+
+static int compare_names(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static void add_entry(tpl_walk_t *w, const char *rel, mode_t mode)
+{
+    w->items = lusty_grow(w->items, &w->cap, w->count + 1, sizeof(*w->items));
+    w->items[w->count].path = lusty_strdup(rel);
+    w->items[w->count].mode = mode & 07777;
+    w->count++;
+}
+
+/* Checks one symbolic link: 0 and the mode of the regular file inside the
+ * template it points to, or -1 with *err_out set. */
+static int check_link(const tpl_walk_t *w, const char *path, const char *rel, mode_t *mode_out,
+                      char **err_out)
+{
+    char target[PATH_MAX], real[PATH_MAX];
+    ssize_t n = readlink(path, target, sizeof(target) - 1);
+    target[n > 0 ? n : 0] = '\0';
+    struct stat st;
+    size_t root_len = strlen(w->real_root);
+    bool inside =
+        realpath(path, real) && strncmp(real, w->real_root, root_len) == 0 && real[root_len] == '/';
+    if (!inside) {
+        *err_out = lusty_asprintf("template file '%s' is a symbolic link to '%s', outside the "
+                                  "template: refused (a template may link only to its own files)",
+                                  rel, target);
+        return -1;
+    }
+    if (stat(real, &st) != 0 || !S_ISREG(st.st_mode)) {
+        *err_out = lusty_asprintf("template file '%s' is a symbolic link to '%s', which is not a "
+                                  "file: refused (a template may link only to its own files)",
+                                  rel, target);
+        return -1;
+    }
+    *mode_out = st.st_mode;
+    return 0;
+}
+
+static int walk_template(tpl_walk_t *w, const char *rel, char **err_out)
+{
+    char *dir = rel[0] ? cli_path_join(w->root, rel) : lusty_strdup(w->root);
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, NULL, compare_names);
+    if (n < 0) {
+        *err_out = lusty_asprintf("cannot read template folder '%s': %s", dir, strerror(errno));
+        lusty_free(dir);
+        return -1;
+    }
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        if (rc == 0 && strcmp(name, ".") != 0 && strcmp(name, "..") != 0 &&
+            !is_git_dir_name(name)) {
+            char *child_rel = rel[0] ? cli_path_join(rel, name) : lusty_strdup(name);
+            char *child = cli_path_join(w->root, child_rel);
+            struct stat st;
+            mode_t mode = 0;
+            if (lstat(child, &st) != 0) {
+                *err_out = lusty_asprintf("cannot read '%s': %s", child, strerror(errno));
+                rc = -1;
+            } else if (S_ISDIR(st.st_mode)) {
+                rc = walk_template(w, child_rel, err_out);
+            } else if (S_ISREG(st.st_mode)) {
+                add_entry(w, child_rel, st.st_mode);
+            } else if (S_ISLNK(st.st_mode)) {
+                rc = check_link(w, child, child_rel, &mode, err_out);
+                if (rc == 0)
+                    add_entry(w, child_rel, mode);
+            } else {
+                *err_out =
+                    lusty_asprintf("template file '%s' is not a regular file: refused", child_rel);
+                rc = -1;
+            }
+            lusty_free(child);
+            lusty_free(child_rel);
+        }
+        free(names[i]);
+    }
+    free(names);
+    lusty_free(dir);
+    return rc;
+}
+
+/* Lists the template's files as described above. Returns 0, or -1 with
+ * *err_out set. */
+static int list_template_files(const char *root, cli_file_entry_t **out, size_t *count_out,
+                               char **err_out)
+{
+    tpl_walk_t w = {.root = root};
+    char real[PATH_MAX];
+    *out = NULL;
+    *count_out = 0;
+    if (!realpath(root, real)) {
+        *err_out = lusty_asprintf("cannot read template folder '%s': %s", root, strerror(errno));
+        return -1;
+    }
+    w.real_root = lusty_strdup(real);
+    int rc = walk_template(&w, "", err_out);
+    lusty_free(w.real_root);
+    if (rc != 0) {
+        cli_file_entries_free(w.items, w.count);
+        return -1;
+    }
+    *out = w.items;
+    *count_out = w.count;
+    return 0;
+}
+
+/* The mode a new file gets: the template's permission bits (never setuid,
+ * setgid or sticky) as the umask allows, as cp would make them. */
+static mode_t file_mode(mode_t template_mode)
+{
+    mode_t mask = umask(022);
+    umask(mask);
+    return template_mode & 0777 & ~mask;
+}
+
 int cli_template_render(const cli_template_t *t, const cJSON *vars, cli_rendered_file_t **out,
                         size_t *count_out, char **err_out)
 {
     cli_file_entry_t *files = NULL;
     size_t nfiles = 0;
-    char *failed = NULL;
     cli_rendered_file_t *result = NULL;
     size_t count = 0;
     int rc = -1;
     *out = NULL;
     *count_out = 0;
-    int err = cli_list_files(t->dir, &files, &nfiles, &failed);
-    if (err) {
-        *err_out = lusty_asprintf("cannot read template folder '%s': %s", failed, strerror(err));
-        lusty_free(failed);
+    if (list_template_files(t->dir, &files, &nfiles, err_out) != 0)
         return -1;
-    }
     result = lusty_calloc(nfiles ? nfiles : 1, sizeof(*result));
     for (size_t i = 0; i < nfiles; i++) {
         const char *rel = files[i].path;
@@ -392,7 +533,7 @@ int cli_template_render(const cli_template_t *t, const cJSON *vars, cli_rendered
         cli_rendered_file_t *f = &result[count++];
         f->path = lusty_buf_detach(&name, NULL);
         f->content = lusty_buf_detach(&content, &f->len);
-        f->mode = files[i].mode & 0777;
+        f->mode = file_mode(files[i].mode);
     }
     *out = result;
     *count_out = count;
@@ -403,6 +544,23 @@ cleanup:
     cli_rendered_files_free(result, count);
     cli_file_entries_free(files, nfiles);
     return rc;
+}
+
+char *cli_template_printable(const char *text)
+{
+    lusty_buf_t out = LUSTY_BUF_INIT;
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+        bool c1 = c[0] == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f; /* U+0080-U+009F */
+        if ((*c < 0x20 && *c != '\n' && *c != '\t') || *c == 0x7f) {
+            lusty_buf_printf(&out, "\\x%02x", *c);
+        } else if (c1) {
+            lusty_buf_printf(&out, "\\u%04x", c[1]);
+            c++;
+        } else {
+            lusty_buf_putc(&out, (char)*c);
+        }
+    }
+    return lusty_buf_detach(&out, NULL);
 }
 
 void cli_rendered_files_free(cli_rendered_file_t *files, size_t count)

@@ -50,6 +50,12 @@ int cli_template_render(const cli_template_t *t, const cJSON *vars, cli_rendered
                         size_t *count_out, char **err_out);
 void cli_rendered_files_free(cli_rendered_file_t *files, size_t count);
 
+/* `text` (a template's description or message) with control characters
+ * other than newline and tab shown as \xNN (C1 controls as \u00NN), so
+ * that a template cannot move the cursor or retitle the terminal. Free
+ * with lusty_free(). */
+char *cli_template_printable(const char *text);
+
 /* The template's variables with their defaults (a new object; free with
  * cJSON_Delete()). */
 cJSON *cli_template_default_vars(const cli_template_t *t);

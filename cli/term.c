@@ -16,6 +16,12 @@ bool cli_term_color(FILE *stream)
     return isatty(fileno(stream));
 }
 
+bool cli_term_can_redraw(FILE *stream)
+{
+    const char *term = getenv("TERM");
+    return term && term[0] && strcmp(term, "dumb") != 0 && isatty(fileno(stream));
+}
+
 static const char *sgr(FILE *stream, const char *code)
 {
     return cli_term_color(stream) ? code : "";

@@ -8,6 +8,10 @@
 
 bool cli_term_color(FILE *stream);
 
+/* True when `stream` is a terminal that understands cursor movement (not
+ * TERM=dumb, nor TERM unset), so progress lines may be redrawn in place. */
+bool cli_term_can_redraw(FILE *stream);
+
 /* SGR codes, or "" when `stream` gets no colour. */
 const char *cli_term_bold(FILE *stream);
 const char *cli_term_green(FILE *stream);

@@ -11,6 +11,10 @@ BATS_TEST_TIMEOUT=120
 setup() {
     common_setup
     export LUSTY_MONGODB_URI=mongodb://127.0.0.1:1
+    # The port check looks at the port the server would bind: one that is
+    # free now, not 8080, which anything on the machine may hold.
+    LUSTY_PORT=$(closed_port)
+    export LUSTY_PORT
     UP="$BATS_TEST_TMPDIR/upstream"
     mkdir -p "$UP"
 }
@@ -27,15 +31,49 @@ boot() {
     timeout 60 "$LUSTY_BIN" bootstrap --skip-mongodb "$@"
 }
 
-@test "bootstrap on an empty folder creates the project first" {
+@test "bootstrap on an empty folder says so and creates the project first" {
     mkdir empty
     run -0 --separate-stderr boot empty
-    assert_line --index 0 "Creating project 'empty' from template 'default' in empty"
+    assert_line --index 0 "No Lusty project in 'empty': creating one there from the 'default' template (as 'lusty init' does)."
+    assert_line --index 1 "Creating project 'empty' from template 'default' in empty"
     assert_line 'handlers: none in lusty.json'
     assert_line --regexp '^  mongodb +skipped$'
+    assert_line --regexp "^  port +127\.0\.0\.1:$LUSTY_PORT is free$"
     assert_file_exists empty/lusty.json
     assert_file_not_exists empty/lusty.lock
     [ -z "$stderr" ]
+}
+
+@test "bootstrap refuses a missing folder and a non-empty one that is not a project" {
+    run -1 --separate-stderr boot nowhere
+    assert_equal "$stderr" "lusty: error: no such folder 'nowhere'
+hint: run 'lusty init nowhere' to create a project there"
+    assert_dir_not_exists nowhere
+    mkdir stuff && printf 'mine\n' >stuff/notes.txt
+    before=$(snapshot stuff)
+    run -1 --separate-stderr boot stuff
+    assert_equal "${stderr_lines[0]}" "lusty: error: 'stuff' is not a Lusty project (no lusty.json) and is not empty"
+    assert_equal "${stderr_lines[1]}" "hint: to make a project of it, run 'lusty init --force stuff' (it adds the template's files, and overwrites those of the same name)"
+    [ "$(snapshot stuff)" = "$before" ]
+    # Without DIR: the current folder, when no project is found above it.
+    cd stuff
+    run -1 --separate-stderr boot
+    assert_equal "${stderr_lines[0]}" "lusty: error: '.' is not a Lusty project (no lusty.json here or above) and is not empty"
+    # --json still prints an object.
+    run -1 --separate-stderr boot --json
+    "$PY" -c 'import json,sys; r = json.loads(sys.argv[1]); assert r["ok"] is False and "not a Lusty project" in r["error"], r' "$output"
+}
+
+@test "--json prints an error object when lusty.json's handlers are invalid" {
+    make_project '{"bad name": {"git": "/x"}}'
+    run -1 --separate-stderr boot app --json
+    "$PY" - "$output" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+assert r["command"] == "bootstrap" and r["ok"] is False, r
+assert r["error"].startswith("lusty.json: invalid handler name 'bad name'"), r
+PY
+    [[ "$stderr" == "lusty: error: lusty.json: invalid handler name 'bad name'"* ]]
 }
 
 @test "first fetch by path, file:// and smart HTTP, at a tag, a branch and a commit" {
@@ -337,11 +375,186 @@ PY
     assert_equal "$stderr" "lusty: error: --update and --frozen cannot be used together"
     run -2 --separate-stderr boot app other
     assert_equal "${stderr_lines[0]}" "lusty: error: 'lusty bootstrap' takes one DIR, got 2"
-    set_handlers app '{"auth": {"git": "/nowhere"}}'
-    run -2 --separate-stderr boot app --update auht
+    set_handlers app '{"auth": {"git": "/nowhere"}, "blog": {"git": "/nowhere"}}'
+    # A handler name that names nothing fails (1), as an unknown template.
+    run -1 --separate-stderr boot app --update auht
     assert_equal "${stderr_lines[0]}" "lusty: error: no handler 'auht' in '$BATS_TEST_TMPDIR/app/lusty.json'"
     assert_equal "${stderr_lines[1]}" "hint: did you mean 'auth'?"
+    run -1 --separate-stderr boot app --update nosuch
+    assert_equal "${stderr_lines[1]}" "hint: the handlers are: auth, blog"
     set_handlers app '{"bad": {"git": "/x", "url": "http://y"}}'
     run -1 --separate-stderr boot app
     assert_equal "$stderr" "lusty: error: lusty.json: handler 'bad' needs exactly one of \"git\" and \"url\""
+}
+
+@test "local commits in a handler are never lost: skipped, then kept as backup refs with --force" {
+    make_repo "$UP/a.git"
+    make_project "{\"a\": {\"git\": \"$UP/a.git\", \"ref\": \"v1\"}}"
+    run -0 --separate-stderr boot app
+    local m=app/lusty_modules/a mine
+    echo "-- mine" >>"$m/init.lua"
+    git -C "$m" -c user.name=T -c user.email=t@l commit -qam mine
+    mine=$(git -C "$m" rev-parse HEAD)
+    set_handlers app "{\"a\": {\"git\": \"$UP/a.git\", \"ref\": \"main\"}}"
+    run -0 --separate-stderr boot app
+    assert_line '  skipped    a'
+    assert_equal "${stderr_lines[0]}" "lusty: warning: skipped 'a': lusty_modules/a has local changes (1 local commit: ${mine:0:7})"
+    assert_equal "${stderr_lines[1]}" "hint: push them, or pass --force to replace the folder (its commits are then kept under refs/lusty/backup/ in the new checkout)"
+    [ "$(git -C "$m" rev-parse HEAD)" = "$mine" ]
+    # A commit on a branch of its own counts too.
+    git -C "$m" checkout -q -b feature
+    echo "-- more" >>"$m/init.lua"
+    git -C "$m" -c user.name=T -c user.email=t@l commit -qam more
+    local more
+    more=$(git -C "$m" rev-parse HEAD)
+    run -0 --separate-stderr boot app --force
+    assert_line --regexp '^  fetched    a [0-9a-f]{7} \(main\)$'
+    [[ "${stderr_lines[0]}" =~ ^"lusty: warning: replaced lusty_modules/a, which had local commits: they are kept as refs/lusty/backup/"[0-9]{8}T[0-9]{6}Z/feature$ ]]
+    [ "$(git -C "$m" rev-parse HEAD)" = "$(head_of "$UP/a.git")" ]
+    git -C "$m" cat-file -e "$mine^{commit}"
+    git -C "$m" cat-file -e "$more^{commit}"
+    [ "$(git -C "$m" for-each-ref --format='%(objectname)' refs/lusty/backup/)" = "$more" ]
+    # The fresh checkout has no local commits, and a later --force keeps the
+    # earlier backups.
+    run -0 --separate-stderr boot app
+    assert_line "  up to date a $(head_of "$UP/a.git" | cut -c1-7) (main)"
+    run -0 --separate-stderr boot app --force --update
+    git -C "$m" cat-file -e "$more^{commit}"
+}
+
+@test "a handler at a relative path is up to date, offline and for doctor, once fetched" {
+    mkdir -p repos
+    make_repo "$BATS_TEST_TMPDIR/repos/greet.git"
+    make_project '{"greet": {"git": "../repos/greet.git"}}'
+    run -0 --separate-stderr boot app
+    assert_line --regexp '^  fetched    greet [0-9a-f]{7}$'
+    [ "$(lock_field app greet git)" = "../repos/greet.git" ]
+    run -0 --separate-stderr boot app --offline
+    assert_line "  up to date greet $(head_of repos/greet.git | cut -c1-7)"
+    run -0 --separate-stderr "$LUSTY_BIN" doctor app --skip-mongodb
+    assert_line --regexp '^  greet +installed [0-9a-f]{7}$'
+}
+
+@test "temporaries of a killed bootstrap are removed by the next run" {
+    make_repo "$UP/a.git"
+    make_project "{\"a\": {\"git\": \"$UP/a.git\"}}"
+    mkdir -p app/lusty_modules/.a.lusty-Ab12Cd/sub app/lusty_modules/.b.lusty-Xy34Zw
+    touch app/lusty_modules/.a.lusty-Ab12Cd/sub/f app/lusty_modules/.b.lusty-Xy34Zw.download
+    # Not ours: kept.
+    touch app/lusty_modules/.keep.lusty-notes.txt
+    run -0 --separate-stderr boot app
+    assert_line 'removed 3 temporary folders left by an interrupted bootstrap'
+    [ "$(ls -A app/lusty_modules | tr '\n' ' ')" = ".keep.lusty-notes.txt a " ]
+}
+
+# make_link_repo BARE TARGET: a repository whose tree has link -> TARGET.
+make_link_repo() {
+    local w="$BATS_TEST_TMPDIR/link-src"
+    rm -rf "$w"
+    git -c init.defaultBranch=main init -q "$w"
+    echo 'return 1' >"$w/init.lua"
+    mkdir "$w/sub" && ln -s "$2" "$w/sub/link"
+    git -C "$w" add -A
+    git -C "$w" -c user.name=T -c user.email=t@localhost commit -q -m link
+    git clone -q --bare "$w" "$1"
+}
+
+@test "symbolic links leaving the handler's folder are refused" {
+    make_link_repo "$UP/abs.git" /etc/passwd
+    make_link_repo "$UP/up.git" ../../../secret
+    make_link_repo "$UP/ok.git" ../init.lua
+    make_project "{\"abs\": {\"git\": \"$UP/abs.git\"}, \"up\": {\"git\": \"$UP/up.git\"}, \"ok\": {\"git\": \"$UP/ok.git\"}}"
+    run -1 --separate-stderr boot app
+    assert_line 'handlers: 1 fetched, 0 up to date, 2 failed; lusty.lock updated'
+    assert_equal "${stderr_lines[0]}" "lusty: error: cannot fetch 'abs' from '$UP/abs.git': unsafe symbolic link ('sub/link' points to '/etc/passwd', outside the handler's folder)"
+    assert_equal "${stderr_lines[1]}" "lusty: error: cannot fetch 'up' from '$UP/up.git': unsafe symbolic link ('sub/link' points to '../../../secret', outside the handler's folder)"
+    assert_dir_not_exists app/lusty_modules/abs
+    [ -L app/lusty_modules/ok/sub/link ]
+    # Archives too.
+    mkdir -p "$BATS_TEST_TMPDIR/arc/pkg" && ln -s /etc "$BATS_TEST_TMPDIR/arc/pkg/etc"
+    echo 'return 1' >"$BATS_TEST_TMPDIR/arc/pkg/init.lua"
+    tar -C "$BATS_TEST_TMPDIR/arc" -czf "$UP/pkg.tar.gz" pkg
+    set_handlers app "{\"pkg\": {\"url\": \"file://$UP/pkg.tar.gz\"}}"
+    run -1 --separate-stderr boot app
+    assert_equal "${stderr_lines[0]}" "lusty: error: cannot fetch 'pkg' from 'file://$UP/pkg.tar.gz': unsafe symbolic link ('etc' points to '/etc', outside the handler's folder)"
+    assert_dir_not_exists app/lusty_modules/pkg
+}
+
+# make_bomb TAR_GZ SIZE COUNT: an archive of COUNT files of SIZE zero bytes.
+make_bomb() {
+    "$PY" - "$@" <<'PY'
+import io, sys, tarfile
+path, size, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+class Zeros(io.RawIOBase):
+    def __init__(self, n): self.left = n
+    def readable(self): return True
+    def readinto(self, b):
+        n = min(len(b), self.left); b[:n] = bytes(n); self.left -= n; return n
+with tarfile.open(path, "w:gz", compresslevel=1) as t:
+    for i in range(count):
+        info = tarfile.TarInfo(f"bomb/f{i}.bin"); info.size = size
+        t.addfile(info, Zeros(size))
+PY
+}
+
+@test "archive bombs are stopped at the unpacked size and entry limits" {
+    # The defaults: 256 MiB and 100,000 entries.
+    make_bomb "$UP/big.tar.gz" $((300 << 20)) 1
+    make_project "{\"big\": {\"url\": \"file://$UP/big.tar.gz\"}}"
+    run -1 --separate-stderr boot app
+    assert_equal "${stderr_lines[0]}" "lusty: error: cannot fetch 'big' from 'file://$UP/big.tar.gz': archive too large (more than 268435456 bytes unpacked (bootstrap.archive_max_bytes in lusty.json))"
+    assert_equal "${stderr_lines[1]}" "hint: if the archive is right, raise the limit in lusty.json's \"bootstrap\" section"
+    [ -z "$(ls -A app/lusty_modules)" ]
+    # Limits set in lusty.json.
+    make_bomb "$UP/mid.tar.gz" $((2 << 20)) 1
+    make_bomb "$UP/many.tar.gz" 10 50
+    "$PY" - app/lusty.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["bootstrap"] = {"archive_max_bytes": 1048576, "archive_max_entries": 20}
+json.dump(m, open(sys.argv[1], "w"))
+PY
+    set_handlers app "{\"mid\": {\"url\": \"file://$UP/mid.tar.gz\"}, \"many\": {\"url\": \"file://$UP/many.tar.gz\"}}"
+    run -1 --separate-stderr boot app
+    assert_line 'handlers: 0 fetched, 0 up to date, 2 failed'
+    [[ "$stderr" == *"cannot fetch 'many' from 'file://$UP/many.tar.gz': archive too large (more than 20 entries (bootstrap.archive_max_entries in lusty.json))"* ]]
+    [[ "$stderr" == *"cannot fetch 'mid' from 'file://$UP/mid.tar.gz': archive too large (more than 1048576 bytes unpacked"* ]]
+    [ -z "$(ls -A app/lusty_modules)" ]
+    # Within the limits it installs.
+    "$PY" - app/lusty.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["bootstrap"] = {"archive_max_bytes": 4194304, "archive_max_entries": 60}
+json.dump(m, open(sys.argv[1], "w"))
+PY
+    run -0 --separate-stderr boot app
+    assert_file_exists app/lusty_modules/many/f49.bin
+    "$PY" - app/lusty.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["bootstrap"] = {"archive_max_bytes": -1}
+json.dump(m, open(sys.argv[1], "w"))
+PY
+    run -1 --separate-stderr boot app
+    assert_equal "$stderr" 'lusty: error: lusty.json: "bootstrap.archive_max_bytes" must be a whole number from 1 to 10^15'
+}
+
+@test "with TERM=dumb a terminal gets no cursor movement" {
+    make_repo "$UP/a.git"
+    make_project "{\"a\": {\"git\": \"$UP/a.git\"}}"
+    command -v script >/dev/null || skip "needs script(1) for a terminal"
+    TERM=dumb NO_COLOR= script -qec "$LUSTY_BIN bootstrap --skip-mongodb app" /dev/null >out.txt
+    grep -q 'handlers: 1 fetched' out.txt
+    run ! grep -q $'\e\\[' out.txt
+    assert_file_exists app/lusty_modules/a/init.lua
+}
+
+@test "an unreachable MongoDB that is not required is reported once" {
+    make_project '{}'
+    run -0 --separate-stderr "$LUSTY_BIN" bootstrap app --mongodb-timeout 0.2
+    assert_line --regexp '^  mongodb  unreachable at mongodb://127\.0\.0\.1:1 \(not required\): .*connection refused'
+    assert_equal "$stderr" "hint: start mongod, set the URI with --mongodb-uri or LUSTY_MONGODB_URI, or pass --skip-mongodb"
+    # Required, it is an error, and the command fails.
+    run -1 --separate-stderr "$LUSTY_BIN" bootstrap app --mongodb-timeout 0.2 --require-mongodb
+    [[ "${stderr_lines[0]}" == "lusty: error: cannot reach MongoDB at 'mongodb://127.0.0.1:1': "* ]]
 }

@@ -5,6 +5,9 @@ load helpers
 setup() { common_setup; }
 
 teardown() {
+    if [ -n "${MOUNTED:-}" ]; then
+        umount "$MOUNTED" 2>/dev/null || true
+    fi
     if [ -n "${WORLD_TMP:-}" ]; then
         chmod -R u+rwx "$WORLD_TMP" 2>/dev/null || true
         rm -rf "$WORLD_TMP"
@@ -148,9 +151,12 @@ PY
 
 @test "--dry-run with --force marks the files it would overwrite" {
     lusty init both --no-git --quiet
+    printf '{}\n' >both/lusty.json
     before=$(snapshot both)
     run -0 --separate-stderr lusty init both --dry-run --force --no-git
     assert_line --regexp '^  overwrite +lusty\.json$'
+    # Files that already have the template's content are not overwritten.
+    assert_line --regexp '^  unchanged +app/config\.lua$'
     assert_equal "$(snapshot both)" "$before"
 }
 
@@ -206,11 +212,28 @@ PY
     done
 }
 
-@test "an unknown template lists the available ones" {
-    run -2 --separate-stderr lusty init p --template nope
+@test "an unknown template lists the available ones, with a did-you-mean" {
+    # A template that is not there fails (1), by name as by path.
+    run -1 --separate-stderr lusty init p --template nope
     assert_stderr_line 0 "lusty: error: unknown template 'nope' (available: api, default, minimal)"
     [[ "${stderr_lines[1]-}" == *"hint: see 'lusty init --list-templates'"* ]]
     assert_dir_not_exists p
+    run -1 --separate-stderr lusty init p -t apii
+    assert_stderr_line 1 "hint: did you mean 'api'?"
+    # A folder of that name here: say how to use it.
+    make_custom_template mytpl
+    run -1 --separate-stderr lusty init p -t mytpl
+    assert_stderr_line 1 "hint: to use the folder 'mytpl', write it as a path: --template ./mytpl"
+    assert_dir_not_exists p
+}
+
+@test "--set of a variable the template does not declare warns, with a did-you-mean" {
+    make_custom_template tpl
+    run -0 --separate-stderr lusty init p --template ./tpl --set greting=hi --set nosuch=1 --no-git --quiet
+    assert_equal "$stderr" "lusty: warning: template 'tpl' has no variable 'greting'
+hint: did you mean 'greeting'?
+lusty: warning: template 'tpl' has no variable 'nosuch'
+hint: its variables are in its template.json, under \"variables\""
 }
 
 @test "a template path without template.json is refused" {
@@ -319,4 +342,176 @@ hint: choose another DIR"
     run -0 --separate-stderr lusty init clean --no-git
     run find clean -name '.*.lusty-*'
     assert_output ''
+}
+
+@test "a template's symbolic links leaving it are refused, links inside it are copied as files" {
+    make_custom_template tpl
+    mkdir -p outside && printf 'secret key\n' >outside/id_rsa
+    ln -s "$PWD/outside" tpl/ssh
+    run -1 --separate-stderr lusty init p --template ./tpl --no-git
+    assert_equal "$stderr" "lusty: error: template 'tpl' is broken: template file 'ssh' is a symbolic link to '$PWD/outside', outside the template: refused (a template may link only to its own files)"
+    assert_dir_not_exists p
+    rm tpl/ssh && ln -s ../../outside/id_rsa tpl/bin/key
+    run -1 --separate-stderr lusty init p --template ./tpl --no-git
+    [[ "$stderr" == *"template file 'bin/key' is a symbolic link to '../../outside/id_rsa', outside the template: refused"* ]]
+    assert_dir_not_exists p
+    # A link to a folder inside is refused too; one to a file inside is a copy.
+    rm tpl/bin/key && ln -s app tpl/alias
+    run -1 --separate-stderr lusty init p --template ./tpl --no-git
+    [[ "$stderr" == *"template file 'alias' is a symbolic link to 'app', which is not a file: refused"* ]]
+    rm tpl/alias && ln -s run tpl/bin/start
+    run -0 --separate-stderr lusty init p --template ./tpl --no-git
+    [ -f p/bin/start ] && [ ! -L p/bin/start ]
+    assert_equal "$(cat p/bin/start)" "$(cat p/bin/run)"
+}
+
+@test "a template's .git is never copied, and its hooks and config never run" {
+    make_custom_template tpl
+    git init -q tpl
+    git -C tpl config core.fsmonitor "touch $PWD/PWNED; false"
+    printf '#!/bin/sh\ntouch %s/PWNED-HOOK\n' "$PWD" >tpl/.git/hooks/post-commit
+    chmod +x tpl/.git/hooks/post-commit
+    mkdir -p tpl/sub/.git && printf 'x\n' >tpl/sub/.git/config
+    run -0 --separate-stderr lusty init p --template ./tpl
+    assert_dir_exists p/.git
+    run ! grep -q fsmonitor p/.git/config
+    assert_file_not_exists p/.git/hooks/post-commit
+    assert_dir_not_exists p/sub
+    git -C p status --porcelain >/dev/null
+    git -C p -c user.name=T -c user.email=t@l commit -q --allow-empty -m more
+    assert_file_not_exists PWNED
+    assert_file_not_exists PWNED-HOOK
+    # Nor may a rendered name put a file into .git.
+    mkdir -p tpl2 && printf '{"variables": {"where": ".git"}}' >tpl2/template.json
+    mkdir -p 'tpl2/{{where}}/hooks' && printf 'x\n' >'tpl2/{{where}}/hooks/post-checkout'
+    run -1 --separate-stderr lusty init q --template ./tpl2 --no-git
+    assert_equal "$stderr" "lusty: error: template 'tpl2' is broken: template file './tpl2/{{where}}/hooks/post-checkout' renders to the unsafe path '.git/hooks/post-checkout'"
+    assert_dir_not_exists q
+}
+
+@test "setuid and setgid bits are dropped and the umask applies" {
+    make_custom_template tpl
+    chmod 6777 tpl/bin/run
+    chmod 666 tpl/lusty.json
+    (umask 022 && lusty init p --template ./tpl --no-git --quiet)
+    assert_equal "$(stat -c %a p/bin/run)" 755
+    assert_equal "$(stat -c %a p/lusty.json)" 644
+}
+
+@test "a template's message and description are printed with control characters escaped" {
+    make_custom_template tpl
+    printf '{"description": "nice\\u001b]0;owned\\u0007", "message": "done\\u001b[2J\\u001b]0;x\\u0007 {{name}}\\u009b\\nnext"}' >tpl/template.json
+    run -0 --separate-stderr lusty init p --template ./tpl --no-git
+    [[ "$output" != *$'\e'* ]] && [[ "$output" != *$'\a'* ]]
+    assert_line 'done\x1b[2J\x1b]0;x\x07 p\u009b'
+    assert_line 'next'
+    mkdir -p "$HOME/.config/lusty/templates" && cp -r tpl "$HOME/.config/lusty/templates/esc"
+    run -0 --separate-stderr lusty init --list-templates
+    assert_line --regexp '^esc +nice\\x1b\]0;owned\\x07$'
+}
+
+# start_paused STEP ARGS...: runs `lusty init ARGS` in the background and
+# waits (at most 30 s) until it is paused at STEP through the test hook of
+# cli/test_hook.h; `resume` lets it go on and sets INIT_RC. SIGINT and
+# SIGTERM keep their default action (bash makes background jobs ignore
+# SIGINT).
+start_paused() {
+    local step=$1 got=
+    shift
+    local fifo="$BATS_TEST_TMPDIR/pause.fifo"
+    rm -f "$fifo" "$fifo.resume" && mkfifo "$fifo" "$fifo.resume"
+    # Read-write, so that neither side's open blocks.
+    exec {PAUSE_FD}<>"$fifo" {RESUME_FD}<>"$fifo.resume"
+    LUSTY_TEST_PAUSE="$step:$fifo" env --default-signal=INT,TERM "$LUSTY_BIN" init "$@" \
+        >"$BATS_TEST_TMPDIR/init.out" 2>"$BATS_TEST_TMPDIR/init.err" 3>&- {PAUSE_FD}>&- {RESUME_FD}>&- &
+    INIT_PID=$!
+    read -r -t 30 -u "$PAUSE_FD" got || fail "lusty init never reached step '$step'"
+    assert_equal "$got" "$step"
+}
+
+resume() {
+    exec {RESUME_FD}>&- {PAUSE_FD}>&-
+    INIT_RC=0
+    wait "$INIT_PID" || INIT_RC=$?
+    stderr=$(cat "$BATS_TEST_TMPDIR/init.err")
+}
+
+kill_paused() {
+    kill -9 "$INIT_PID"
+    wait "$INIT_PID" || true
+    exec {RESUME_FD}>&- {PAUSE_FD}>&-
+}
+
+@test "a file created in the target while init runs is never overwritten" {
+    start_paused rename p --no-git
+    printf 'mine\n' >p/lusty.json
+    resume
+    assert_equal "$INIT_RC" 1
+    assert_equal "$stderr" "lusty: error: 'p/lusty.json' appeared while lusty init was running: it was not overwritten
+hint: nothing of the project was kept; look at the file and run 'lusty init' again"
+    assert_equal "$(cat p/lusty.json)" "mine"
+    # Nothing else is left: no project files, no temporaries.
+    assert_equal "$(cd p && find . -mindepth 1 | sort)" "./lusty.json"
+}
+
+@test "SIGINT or SIGTERM during the git step removes the project, repository and all" {
+    start_paused git p
+    assert_dir_exists p/.git
+    kill -INT "$INIT_PID"
+    resume
+    assert_equal "$INIT_RC" 130
+    assert_equal "$stderr" "lusty: error: interrupted: nothing of the project was kept"
+    assert_dir_not_exists p
+    # With --force, the files it replaced are put back.
+    mkdir q && printf 'mine\n' >q/lusty.json && printf 'notes\n' >q/notes.txt
+    before=$(snapshot q)
+    start_paused git q --force
+    grep -q '"name": "q"' q/lusty.json
+    kill -TERM "$INIT_PID"
+    resume
+    assert_equal "$INIT_RC" 143
+    assert_equal "$(snapshot q)" "$before"
+}
+
+@test "a rerun after kill -9 removes the temporary files and finishes the project" {
+    start_paused rename p
+    kill_paused
+    [ -n "$(find p -name '.*.lusty-*')" ]
+    run -0 --separate-stderr lusty init p
+    assert_line --regexp '^  removed +[0-9]+ temporary files of an interrupted run$'
+    assert_line --regexp '^  git +first commit [0-9a-f]{7}$'
+    assert_equal "$(find p -name '.*.lusty-*')" ""
+    [ -z "$(git -C p status --porcelain)" ]
+
+    # Killed in the git step: every file is there, the first commit is not.
+    start_paused git q
+    kill_paused
+    assert_file_exists q/.git/lusty-init-incomplete
+    run -0 --separate-stderr lusty init q
+    assert_line --regexp '^  unchanged +lusty\.json$'
+    assert_line --regexp '^  git +first commit [0-9a-f]{7}$'
+    assert_file_not_exists q/.git/lusty-init-incomplete
+    [ "$(git -C q rev-list --count HEAD)" = 1 ]
+    [ -z "$(git -C q status --porcelain)" ]
+    # A repository the user made is still left alone.
+    mkdir r && git init -q r
+    run -0 --separate-stderr lusty init r
+    refute_output --partial 'first commit'
+}
+
+@test "a full disk during the git step is an error and removes the project" {
+    local mnt="$BATS_TEST_TMPDIR/small"
+    mkdir -p "$mnt"
+    mount -t tmpfs -o size=4m tmpfs "$mnt" 2>/dev/null ||
+        skip "cannot mount a small tmpfs here (needs root with CAP_SYS_ADMIN)"
+    MOUNTED=$mnt
+    start_paused git "$mnt/p"
+    dd if=/dev/zero of="$mnt/fill" bs=64k 2>/dev/null || true
+    resume
+    rm -f "$mnt/fill"
+    local left
+    left=$(ls -A "$mnt")
+    assert_equal "$INIT_RC" 1
+    [[ "$stderr" == "lusty: error: cannot create the git repository: "* ]]
+    assert_equal "$left" ""
 }
