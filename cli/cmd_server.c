@@ -222,7 +222,7 @@ static bool mount_static(const cli_project_t *p, lusty_static_t *files, lusty_bu
         }
         if (err)
             cli_warning("static folder '%s' (for '%s') cannot be opened: %s; not serving it", dir,
-                        it->string, err == LUSTY_ENOENT ? "no such folder" : uv_strerror(err));
+                        it->string, err == LUSTY_ENOENT ? "no such folder" : lusty_strerror(err));
         else
             lusty_buf_printf(listing, "%s%s -> %s", listing->len ? ", " : "", it->string,
                              it->valuestring);
@@ -575,7 +575,7 @@ static int run_server(const server_args_t *a)
     }
     if (serr) {
         cli_error("cannot listen on %s port %ld: %s", host, port,
-                  serr == LUSTY_EINVAL ? "invalid address" : uv_strerror(serr));
+                  serr == LUSTY_EINVAL ? "invalid address" : lusty_strerror(serr));
         if (serr == UV_EACCES)
             cli_hint("ports below 1024 need privileges; try --port 8080");
         goto cleanup;
@@ -602,7 +602,7 @@ static int run_server(const server_args_t *a)
     serr = lusty_http_server_start(ctx.srv, &loop, on_done, &ctx);
     if (serr) {
         lusty_app_stop(ctx.app);
-        cli_error("cannot start the server: %s", uv_strerror(serr));
+        cli_error("cannot start the server: %s", lusty_strerror(serr));
         uv_close((uv_handle_t *)&ctx.sigint, NULL);
         uv_close((uv_handle_t *)&ctx.sigterm, NULL);
         uv_run(&loop, UV_RUN_DEFAULT);
@@ -610,9 +610,7 @@ static int run_server(const server_args_t *a)
     }
     uv_run(&loop, UV_RUN_DEFAULT);
     if (ctx.status) {
-        cli_error("the server failed: %s", ctx.status < 0 && ctx.status > -4096
-                                               ? uv_strerror(ctx.status)
-                                               : lusty_strerror(ctx.status));
+        cli_error("the server failed: %s", lusty_strerror(ctx.status));
         goto cleanup;
     }
     rc = CLI_EXIT_OK;

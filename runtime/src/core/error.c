@@ -1,6 +1,8 @@
 /* Messages and names of the runtime's error codes, from the X-macro table. */
 #include "lusty/error.h"
 
+#include <uv.h>
+
 const char *lusty_strerror(int err)
 {
     switch (err) {
@@ -12,7 +14,7 @@ const char *lusty_strerror(int err)
         LUSTY_ERRNO_MAP(LUSTY__ERR_MSG)
 #undef LUSTY__ERR_MSG
     }
-    return "unknown error";
+    return err < 0 && err > -30000 ? uv_strerror(err) : "unknown error";
 }
 
 const char *lusty_err_name(int err)
@@ -26,5 +28,5 @@ const char *lusty_err_name(int err)
         LUSTY_ERRNO_MAP(LUSTY__ERR_NAME)
 #undef LUSTY__ERR_NAME
     }
-    return "LUSTY_EUNKNOWN";
+    return err < 0 && err > -30000 ? uv_err_name(err) : "LUSTY_EUNKNOWN";
 }

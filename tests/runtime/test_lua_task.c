@@ -1,0 +1,291 @@
+/* Tests of Lua tasks and the time budget: the checks inserted into source,
+ * tasks that sleep and wait on the thread pool, cancelling, the budget
+ * stopping a compiled loop and a loop in the app's config; every test ends
+ * with uv_loop_close() returning 0. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "../../runtime/src/lua/lua_internal.h"
+#include "lusty/alloc.h"
+#include "lusty/error.h"
+#include "lusty/lua_task.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- the inserted checks ---- */
+
+static void check_rewrite(const char *src, const char *want)
+{
+    lusty_buf_t out = LUSTY_BUF_INIT;
+    lusty__lua_insert_checks(&out, src, strlen(src));
+    const char *prefix = "local __lusty_check = __lusty_budget_check;";
+    assert_int_equal(strncmp(out.data, prefix, strlen(prefix)), 0);
+    assert_string_equal(out.data + strlen(prefix), want);
+    lusty_buf_free(&out);
+}
+
+static void test_checks_rewrite(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *src, *want;
+    } rows[] = {
+        {"while true do end", "while true do __lusty_check(); end"},
+        {"for i = 1, 2 do x() end", "for i = 1, 2 do __lusty_check(); x() end"},
+        {"repeat until x", "repeat __lusty_check(); until x"},
+        {"local function f(a, b) return a end",
+         "local function f(a, b) __lusty_check(); return a end"},
+        {"t.f = function(...) end", "t.f = function(...) __lusty_check(); end"},
+        {"function a.b:c() end", "function a.b:c() __lusty_check(); end"},
+        {"::top:: goto top", "::top::  __lusty_check(); goto top"},
+        /* Nothing inside strings, long strings or comments. */
+        {"s = 'do repeat' -- while do\n", "s = 'do repeat' -- while do\n"},
+        {"s = [==[ do ]] do ]==]", "s = [==[ do ]] do ]==]"},
+        {"--[[ do\nrepeat ]] x = \"\\\" do\"", "--[[ do\nrepeat ]] x = \"\\\" do\""},
+        /* Names that contain keywords, and numbers with signs. */
+        {"undo = redo + 0x1e-1 + 1e-2", "undo = redo + 0x1e-1 + 1e-2"},
+        /* A call after `do` cannot be read as a call of the line before. */
+        {"do\n(f)()\nend", "do __lusty_check();\n(f)()\nend"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        check_rewrite(rows[i].src, rows[i].want);
+}
+
+/* ---- tasks ---- */
+
+typedef struct {
+    int calls;
+    int status;
+    char result[256];
+} done_t;
+
+static void on_done(lusty_lua_task_t *task, int status, void *data)
+{
+    done_t *d = data;
+    d->calls++;
+    d->status = status;
+    lua_State *co = lusty_lua_task_state(task);
+    const char *s = status ? lusty_lua_task_error(task) : lua_tostring(co, 1);
+    snprintf(d->result, sizeof d->result, "%s", s ? s : "(nil)");
+}
+
+/* A host on `loop` with `budget_ms` for its timers and app loading. */
+static lusty_lua_host_t *new_host(uv_loop_t *loop, const char *root, uint64_t budget_ms)
+{
+    lusty_lua_host_t *h = NULL;
+    char *err = NULL;
+    lusty_lua_options_t opts = {.root = root};
+    assert_int_equal(lusty_lua_host_new(&h, &opts, &err), 0);
+    lusty_lua_host_set_loop(h, loop, budget_ms);
+    return h;
+}
+
+/* Starts `code` as a task (loaded as a file of the app when `file`). */
+static lusty_lua_task_t *start(lusty_lua_host_t *h, const char *code, uint64_t budget_ms,
+                               done_t *d)
+{
+    lua_State *L = lusty_lua_host_state(h);
+    assert_int_equal(luaL_loadstring(L, code), 0);
+    lusty_lua_task_t *t = NULL;
+    assert_int_equal(lusty_lua_task_start(&t, h, 0, budget_ms, on_done, d), 0);
+    return t;
+}
+
+static void close_loop(uv_loop_t *loop)
+{
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(loop), 0);
+}
+
+static void test_sleep_and_return(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    lusty_lua_host_t *h = new_host(&loop, NULL, 0);
+    done_t a = {0}, b = {0}, c = {0};
+    /* Two tasks wait at once; a third returns without waiting. */
+    assert_non_null(start(h, "lusty.sleep(0.05) return 'a'", 0, &a));
+    assert_non_null(start(h, "local t = {} for i = 1, 3 do lusty.sleep(0) t[i] = i end "
+                             "return table.concat(t)",
+                          0, &b));
+    assert_null(start(h, "return 'c'", 0, &c));
+    assert_int_equal(c.calls, 1);
+    assert_string_equal(c.result, "c");
+    assert_int_equal(lusty_lua_host_waiting(h), 2);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(a.calls, 1);
+    assert_string_equal(a.result, "a");
+    assert_string_equal(b.result, "123");
+    assert_int_equal(lusty_lua_host_waiting(h), 0);
+    /* Waiting inside a coroutine the code made itself is an error. */
+    done_t d = {0};
+    assert_null(start(h, "return coroutine.wrap(function() lusty.sleep(0) end)()", 0, &d));
+    assert_int_equal(d.status, LUSTY_ERUNTIME);
+    assert_non_null(strstr(d.result, "cannot wait inside a coroutine"));
+    lusty_lua_host_free(h);
+    close_loop(&loop);
+}
+
+static void test_cancel_and_free_while_waiting(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    lusty_lua_host_t *h = new_host(&loop, NULL, 0);
+    done_t a = {0}, b = {0};
+    lusty_lua_task_t *t = start(h, "lusty.sleep(10) return 'never'", 0, &a);
+    assert_non_null(t);
+    lusty_lua_task_cancel(t);
+    /* A task and a timer still pending when the host goes. */
+    assert_non_null(start(h, "lusty.timer(10, function() end) lusty.sleep(10)", 0, &b));
+    lusty_lua_host_free(h);
+    close_loop(&loop);
+    assert_int_equal(a.calls, 0);
+    assert_int_equal(b.calls, 0);
+}
+
+/* ---- waiting on the thread pool ---- */
+
+typedef struct {
+    long n, sum;
+} work_t;
+
+static void sum_work(void *data)
+{
+    work_t *w = data;
+    for (long i = 1; i <= w->n; i++)
+        w->sum += i;
+}
+
+static int sum_resume(lua_State *L, void *data)
+{
+    work_t *w = data;
+    int n = 0;
+    if (L) {
+        lua_pushinteger(L, (lua_Integer)w->sum);
+        n = 1;
+    }
+    lusty_free(w);
+    return n;
+}
+
+static int l_sum(lua_State *L)
+{
+    work_t *w = lusty_calloc(1, sizeof *w);
+    w->n = (long)luaL_checkinteger(L, 1);
+    return lusty_lua_wait_work(L, sum_work, sum_resume, w);
+}
+
+static void test_wait_work(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    lusty_lua_host_t *h = new_host(&loop, NULL, 0);
+    lua_State *L = lusty_lua_host_state(h);
+    lua_pushcfunction(L, l_sum);
+    lua_setglobal(L, "sum");
+    done_t a = {0}, b = {0};
+    assert_non_null(start(h, "return tostring(sum(100) + sum(10))", 0, &a));
+    /* Cancelled while the pool works: the result is dropped, not leaked. */
+    lusty_lua_task_t *t = start(h, "return sum(1000)", 0, &b);
+    lusty_lua_task_cancel(t);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_string_equal(a.result, "5105");
+    assert_int_equal(b.calls, 0);
+    /* Outside a task it raises (and frees the work's data). */
+    assert_int_equal(luaL_dostring(L, "return sum(1)"), 1);
+    assert_non_null(strstr(lua_tostring(L, -1), "can only wait inside a request or a timer"));
+    lua_pop(L, 1);
+    lusty_lua_host_free(h);
+    close_loop(&loop);
+}
+
+/* ---- the budget ---- */
+
+static char *write_project(const char *config, const char *handler)
+{
+    char *root = lusty_strdup("/tmp/lusty-test-task-XXXXXX");
+    assert_non_null(mkdtemp(root));
+    char *dir = lusty_asprintf("%s/app", root);
+    mkdir(dir, 0700);
+    char *file = lusty_asprintf("%s/config.lua", dir);
+    FILE *f = fopen(file, "w");
+    fputs(config, f);
+    fclose(f);
+    lusty_free(file);
+    file = lusty_asprintf("%s/spin.lua", dir);
+    f = fopen(file, "w");
+    fputs(handler, f);
+    fclose(f);
+    lusty_free(file);
+    lusty_free(dir);
+    return root;
+}
+
+static void remove_project(char *root)
+{
+    char *cmd = lusty_asprintf("rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+    lusty_free(cmd);
+    lusty_free(root);
+}
+
+static void test_budget_stops_compiled_loop(void **state)
+{
+    (void)state;
+    char *root = write_project("return {}", "return function() local n = 0 "
+                                            "while true do n = n + 1 end end\n");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    lusty_lua_host_t *h = new_host(&loop, root, 0);
+    done_t a = {0};
+    /* The loop runs long enough for LuaJIT to compile it. */
+    assert_null(start(h, "return require('spin')()", 100, &a));
+    assert_int_equal(a.status, LUSTY_ERUNTIME);
+    assert_non_null(strstr(a.result, "spin.lua:1: request exceeded its Lua time budget of 100 ms"));
+    /* The state is whole: it runs the next task. */
+    done_t b = {0};
+    assert_null(start(h, "return 'after'", 100, &b));
+    assert_string_equal(b.result, "after");
+    lusty_lua_host_free(h);
+    close_loop(&loop);
+    remove_project(root);
+}
+
+static void test_budget_stops_loading(void **state)
+{
+    (void)state;
+    char *root = write_project("while true do end", "return 1");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    lusty_lua_host_t *h = new_host(&loop, root, 100);
+    char *err = NULL;
+    assert_int_equal(lusty_lua_host_load_app(h, &err), LUSTY_ERUNTIME);
+    assert_non_null(strstr(err, "config.lua:1: loading the app exceeded its Lua time budget"));
+    lusty_free(err);
+    lusty_lua_host_free(h);
+    close_loop(&loop);
+    remove_project(root);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_checks_rewrite),
+        cmocka_unit_test(test_sleep_and_return),
+        cmocka_unit_test(test_cancel_and_free_while_waiting),
+        cmocka_unit_test(test_wait_work),
+        cmocka_unit_test(test_budget_stops_compiled_loop),
+        cmocka_unit_test(test_budget_stops_loading),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
