@@ -58,6 +58,10 @@ int cli_project_open(cli_project_t **out, const char *start, char **err_out)
     char *dir = NULL, *text = NULL;
     size_t len = 0;
     int rc = cli_project_find(start, &dir);
+    if (rc != 0 && !cli_is_dir(start)) {
+        *err_out = lusty_asprintf("cannot open '%s': no such folder", start);
+        return LUSTY_ENOENT;
+    }
     if (rc != 0) {
         *err_out =
             lusty_asprintf("no %s in '%s' or any folder above it", CLI_PROJECT_MANIFEST, start);

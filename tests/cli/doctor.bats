@@ -166,6 +166,19 @@ PY
     assert_equal "${stderr_lines[0]}" "lusty: error: no lusty.json in 'nothing' or any folder above it"
 }
 
+@test "doctor on a folder that does not exist says so" {
+    run -1 --separate-stderr doctor "$BATS_TEST_TMPDIR/nonexist" --skip-mongodb
+    assert_equal "$stderr" "lusty: error: cannot open '$BATS_TEST_TMPDIR/nonexist': no such folder"
+}
+
+@test "doctor lines up the state column after names longer than 8 characters" {
+    lusty init app --no-git --quiet
+    set_handlers app '{"a": {"git": "/nowhere/a.git"}, "a-long-handler-name": {"git": "/nowhere/b.git"}}'
+    run -0 --separate-stderr doctor app --skip-mongodb
+    assert_line '  a                   not installed'
+    assert_line '  a-long-handler-name not installed'
+}
+
 @test "only the MongoDB probe loads the driver, and it leaves no shared memory behind" {
     # mongo-c-driver initialises itself in every process that links it and
     # makes /dev/shm/mongoc-<pid>; a killed process leaves it there.
