@@ -27,7 +27,9 @@
 -- that the router sits under, extended by `context.suffix` (what
 -- lusty:request publishes). A request's own path sets response.status = 404
 -- before matching; a channel named by context.channel (error routing) keeps
--- the status it has, so a 500 stays a 500.
+-- the status it has, so a 500 stays a 500. A pattern that is a status code
+-- (`404`, `500`) names an error route: only error routing reaches it, a
+-- request for /500 does not.
 --
 -- The route file runs as through lusty.util.inline (compiled once, cached) with
 -- `context`, `config` (this router's config) and one local per `{name}`;
@@ -36,8 +38,8 @@
 -- the publish goes on.
 local util = require 'lusty.util'
 
-local type, pairs, next, error, tostring, select, rawget =
-  type, pairs, next, error, tostring, select, rawget
+local type, pairs, next, error, tostring, tonumber, select, rawget =
+  type, pairs, next, error, tostring, tonumber, select, rawget
 local find, sub, concat = string.find, string.sub, table.concat
 local inline, compileChunk, holder = util.inline, util.compile, util.cache
 local unpack = unpack
@@ -168,6 +170,14 @@ local function compile(pattern)
   return lua, captures
 end
 
+-- Whether a pattern names an error route: a status code, 100 to 599 (`404`,
+-- `/500`). lusty.error.status reaches those by publishing request:<code>;
+-- a request for the URL /500 must not get the 500 page with status 500.
+local function isErrorRoute(pattern)
+  local code = tonumber(pattern:match('^/?(%d%d%d)/?$'))
+  return code ~= nil and code >= 100 and code <= 599
+end
+
 -- The routes of config.patterns, in order.
 local function load(patterns)
   local routes = {}
@@ -186,7 +196,7 @@ local function load(patterns)
     local lua, captures = compile(pattern)
     routes[i] = {
       pattern = pattern, lua = lua, captures = captures, module = module,
-      fast = #captures <= MAXFAST,
+      fast = #captures <= MAXFAST, errorOnly = isErrorRoute(pattern),
     }
   end
   return routes
@@ -328,8 +338,10 @@ end
 local function handler(context)
   local path
   local published = rawget(context, 'channel')
+  local fromRequest = true
   if type(published) == 'table' and startsWith(published, here, depth) then
     path = below(published, depth + 1)
+    fromRequest = false
   else
     path = requestPath(context)
     local response = context.response
@@ -339,7 +351,7 @@ local function handler(context)
     local r = routes[i]
     local lua = r.lua
     local s, _, c1, c2, c3, c4 = find(path, lua)
-    if s then
+    if s and not (fromRequest and r.errorOnly) then
       if r.fast then return run(r, context, c1, c2, c3, c4) end
       return runSlow(r, context, select(3, find(path, lua)))
     end

@@ -32,7 +32,8 @@ return {
           { ['users'] = 'requests.users.index' },
           { ['boom'] = 'requests.boom' },
           -- Not real URLs: lusty.error.status publishes request:404 and
-          -- request:500 below, which run these two routes.
+          -- request:500 below, which run these two routes. A pattern that
+          -- is a status code is reached only that way (GET /500 is a 404).
           { ['404'] = 'requests.404' },
           { ['500'] = 'requests.500' },
         },
