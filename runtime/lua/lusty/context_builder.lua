@@ -14,7 +14,17 @@ local setmetatable = setmetatable
 
 return function(mt, send, flush, finish)
   return function(method, uri, host, port, url, queryString, query, headers, body, params, suffix)
-    local response = { status = 200, headers = {}, send = send, flush = flush, ['end'] = finish }
+    local response = { status = 200, headers = {}, ['end'] = finish }
+    -- response.sent tells the output modules that a handler already
+    -- answered, so they add no second body (docs/builtins.md).
+    response.send = function(body)
+      response.sent = true
+      return send(body)
+    end
+    response.flush = function(body)
+      response.sent = true
+      return flush(body)
+    end
     local context = {
       request = {
         method = method, uri = uri, scheme = 'http', host = host, port = port, url = url,

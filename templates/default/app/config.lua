@@ -62,9 +62,10 @@ return {
 
     -- Order matters: lusty.html must come before lusty.json.output (see the
     -- top of this file). Array entries keep their order; keys would not.
+    -- empty_as_array: an empty list the app builds is sent as [], not {}.
     ['output'] = {
       'lusty.html',
-      'lusty.json.output',
+      { ['lusty.json.output'] = { empty_as_array = true } },
     },
 
     -- Every context.log(...) call is published on log:<level>.
