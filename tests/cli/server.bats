@@ -101,7 +101,7 @@ status_codes() {
     run -0 get "http://127.0.0.1:$PORT/static/hello.txt"
     assert_output 'hello static'
     get -o /dev/null "http://127.0.0.1:$PORT/nothing/here"
-    sleep 0.2
+    wait_for_lines "$BATS_TEST_TMPDIR/out" ' GET /nothing/here '
     run cat "$BATS_TEST_TMPDIR/out"
     assert_line --regexp '^[0-9:]{8} GET /static/hello\.txt 200 13 [0-9.]+ms$'
     assert_line --regexp '^[0-9:]{8} GET /nothing/here 404 14 [0-9.]+ms$'
@@ -265,8 +265,8 @@ PY
         assert_line 'Connection: close'
         assert_line '[closed]'
     done
-    sleep 0.2
     # None of them reached a handler: the log has them as "-".
+    wait_for_lines "$BATS_TEST_TMPDIR/out" '^[0-9:]* - - 400 ' 9
     assert_equal "$(grep -c '^[0-9:]* - - 400 ' "$BATS_TEST_TMPDIR/out")" 9
     stop_server
 }
@@ -474,7 +474,7 @@ PY
     start_server --log-format json
     get -o /dev/null "http://127.0.0.1:$PORT/static/hello.txt"
     get -o /dev/null "http://127.0.0.1:$PORT/a%22b"
-    sleep 0.2
+    wait_for_lines "$BATS_TEST_TMPDIR/out" '"path": ?"/a%22b"'
     stop_server
     python3 - "$BATS_TEST_TMPDIR/out" "$PORT" <<'PY'
 import json, sys
