@@ -93,6 +93,9 @@ static int run_doctor(const doctor_args_t *a)
         goto cleanup;
     }
     FILE *out = stdout;
+    /* The server's own checks: doctor must not pass what the server refuses. */
+    if (proj && cli_project_check(proj) != 0)
+        goto cleanup;
     if (proj) {
         if (cli_sources_from_manifest(&decls, cli_project_get(proj, "handlers"), &err) != 0) {
             cli_error("%s", err);

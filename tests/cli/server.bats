@@ -165,7 +165,7 @@ hint: run 'lusty init' to create a project, or give its folder: lusty server DIR
 
 @test "port and host come from options, then LUSTY_PORT/LUSTY_HOST, then lusty.json" {
     free_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    server_conf "\"x\": 1"
+    server_conf "\"host\": \"127.0.0.1\""
     sed -i "s/\"port\": 8080/\"port\": $free_port/" "$APP/lusty.json"
     (cd "$APP" && exec "$LUSTY_BIN" server --quiet) >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- &
     SERVER_PID=$!
