@@ -132,3 +132,21 @@ hint: did you mean '--port'?"
     run -0 --separate-stderr bash -c "'$LUSTY_BIN' $example"
     assert_output 'Ada Lovelace'
 }
+
+@test "the manual has a SEE ALSO and keeps the completion commands one per line" {
+    lusty __man >"$BATS_TEST_TMPDIR/lusty.1"
+    run -0 --separate-stderr env MANWIDTH=200 man -l "$BATS_TEST_TMPDIR/lusty.1"
+    assert_line --regexp '^SEE ALSO$'
+    assert_line --regexp '^ +server\.md$'
+    assert_line --regexp '^ +LUSTY_HOST, LUSTY_PORT$'
+    assert_line --regexp '^ +bash: lusty completion bash > ~/\.local/share/bash-completion/completions/lusty$'
+    assert_line --regexp '^ +fish: lusty completion fish > ~/\.config/fish/completions/lusty\.fish$'
+}
+
+@test "--help texts that name docs/*.md say where those files are" {
+    run -0 --separate-stderr lusty server --help
+    assert_line --regexp "^The docs/\*\.md files named above are in /.*/\.$"
+    local dir
+    dir=$(echo "$output" | sed -n 's|^The docs/\*\.md files named above are in \(.*\)/\.$|\1|p')
+    [ -f "$dir/server.md" ] && [ -f "$dir/app-serving.md" ]
+}
