@@ -7,6 +7,7 @@
 #include "cmd.h"
 #include "error.h"
 #include "fetch.h"
+#include "fs.h"
 #include "lock.h"
 #include "lusty/alloc.h"
 #include "lusty/error.h"
@@ -87,11 +88,14 @@ static int run_doctor(const doctor_args_t *a)
     int prc = cli_project_open(&proj, a->dir ? a->dir : ".", &err);
     if (prc != 0 && (prc != LUSTY_ENOENT || a->dir)) {
         cli_error("%s", err);
-        if (prc == LUSTY_ENOENT)
+        if (prc == LUSTY_ENOENT && cli_is_dir(a->dir))
             cli_hint("create a project with 'lusty init' or 'lusty bootstrap'");
         goto cleanup;
     }
     FILE *out = stdout;
+    /* The server's own checks: doctor must not pass what the server refuses. */
+    if (proj && cli_project_check(proj) != 0)
+        goto cleanup;
     if (proj) {
         if (cli_sources_from_manifest(&decls, cli_project_get(proj, "handlers"), &err) != 0) {
             cli_error("%s", err);
@@ -109,6 +113,12 @@ static int run_doctor(const doctor_args_t *a)
                     cli_term_reset(out), proj->dir);
         if (!a->json && decls.count)
             fprintf(out, "handlers:\n");
+        /* The state column starts after the longest name, so it lines up. */
+        int width = 8;
+        for (size_t i = 0; i < decls.count; i++) {
+            int len = (int)strlen(decls.items[i].name);
+            width = len > width ? len : width;
+        }
         for (size_t i = 0; i < decls.count; i++) {
             const cli_source_t *d = &decls.items[i];
             cli_installed_t in;
@@ -119,8 +129,9 @@ static int run_doctor(const doctor_args_t *a)
             bool ok = strcmp(state, "ok") == 0;
             not_ok += !ok;
             if (!a->json) {
-                fprintf(out, "  %-8s %s%s%s", d->name, ok ? cli_term_green(out) : cli_term_yellow(out),
-                        state_text(state), cli_term_reset(out));
+                fprintf(out, "  %-*s %s%s%s", width, d->name,
+                        ok ? cli_term_green(out) : cli_term_yellow(out), state_text(state),
+                        cli_term_reset(out));
                 if (in.id)
                     fprintf(out, " %.*s", d->kind == CLI_SOURCE_GIT ? 7 : 12, in.id);
                 if (in.detail && strcmp(state, "changed") == 0)
@@ -194,9 +205,14 @@ int cmd_doctor(int argc, char **argv)
     cli_opt_init(&p, &cmd_doctor_info, argc, argv);
     for (int id; (id = cli_opt_next(&p)) != CLI_OPT_END;) {
         switch (id) {
-        case CLI_OPT_HELP: goto done;
-        case CLI_OPT_ERROR: rc = CLI_EXIT_USAGE; goto done;
-        case OPT_JSON: a.json = true; break;
+        case CLI_OPT_HELP:
+            goto done;
+        case CLI_OPT_ERROR:
+            rc = CLI_EXIT_USAGE;
+            goto done;
+        case OPT_JSON:
+            a.json = true;
+            break;
         default: /* the MongoDB options */
             if (cli_mongodb_opt(&a.mongodb, id, p.value) < 0) {
                 rc = CLI_EXIT_USAGE;

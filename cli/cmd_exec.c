@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { OPT_EVAL = 1 };
 
@@ -23,15 +24,17 @@ static const cli_opt_t options[] = {
 const cli_cmd_info_t cmd_exec_info = {
     .name = "exec",
     .summary = "Run Lua with the project's app loaded",
-    .usage = "[-e CODE | FILE] [ARGS...]",
-    .description =
-        "Runs FILE (or CODE) in the same Lua host the server uses: LuaJIT with the\n"
-        "project's module path, the native modules (mediator, lusty, lusty.util,\n"
-        "lusty-config, cjson) and, inside a project, its app loaded as the global\n"
-        "`lusty`. ARGS are in the global `arg` (arg[0] is FILE) and in `...`.\n"
-        "Exits with the number the script returns (os.exit works too); a Lua error\n"
-        "prints its traceback and exits 1. Example:\n"
-        "  lusty exec -e 'print(#lusty.event:publish(\"data:user:get\", 1))'\n",
+    .usage = "[-e CODE | FILE | -] [ARGS...]",
+    .description = "Runs FILE (or CODE) in the same Lua host the server uses: LuaJIT with the\n"
+                   "project's module path, the native modules (mediator, lusty, lusty.util,\n"
+                   "lusty-config, cjson) and, inside a project, its app loaded as the global\n"
+                   "`lusty`. ARGS are in the global `arg` (arg[0] is FILE) and in `...`.\n"
+                   "FILE '-' reads the script from standard input, as does giving no FILE when\n"
+                   "standard input is not a terminal (echo 'print(1)' | lusty exec).\n"
+                   "Exits with the number the script returns, which must be 0 to 255 (os.exit\n"
+                   "works too); a Lua error prints its traceback and exits 1. Example, in a\n"
+                   "project made by 'lusty init':\n"
+                   "  lusty exec -e 'print(require(\"models.users\").find(1).name)'\n",
     .options = options,
     .args = "file",
 };
@@ -75,12 +78,17 @@ int cmd_exec(int argc, char **argv)
         rest++;
     const char *file = NULL;
     if (!code) {
-        if (rest >= argc) {
+        if (rest < argc) {
+            file = argv[rest++];
+        } else if (!isatty(STDIN_FILENO)) {
+            /* A script piped in is what `lua` runs too when given none. */
+            file = "-";
+        } else {
             cli_error("nothing to run");
-            cli_hint("give a Lua file or -e CODE: lusty exec -e 'print(lusty)'");
+            cli_hint("give a Lua file, - for standard input, or -e CODE: "
+                     "lusty exec -e 'print(lusty)'");
             return CLI_EXIT_USAGE;
         }
-        file = argv[rest++];
     }
 
     lusty_lua_host_t *host = NULL;
@@ -90,13 +98,17 @@ int cmd_exec(int argc, char **argv)
 
     int status = 1;
     char *err = NULL;
-    int rc = code ? lusty_lua_host_run_string(host, code, "-e", argc - rest, argv + rest, &status,
-                                              &err)
-                  : lusty_lua_host_run_file(host, strcmp(file, "-") == 0 ? "/dev/stdin" : file,
-                                            argc - rest, argv + rest, &status, &err);
+    int rc =
+        code ? lusty_lua_host_run_string(host, code, "-e", argc - rest, argv + rest, &status, &err)
+             : lusty_lua_host_run_file(host, strcmp(file, "-") == 0 ? "/dev/stdin" : file,
+                                       argc - rest, argv + rest, &status, &err);
     fflush(stdout);
     if (rc != 0) {
         cli_error("%s", err ? err : lusty_strerror(rc));
+        status = CLI_EXIT_FAILURE;
+    } else if (status < 0 || status > 255) {
+        /* The shell would see the status modulo 256: 256 would read as success. */
+        cli_error("exit status %d out of range: a script returns 0 to 255", status);
         status = CLI_EXIT_FAILURE;
     }
     lusty_free(err);

@@ -181,16 +181,6 @@ static bool read_conf(const cli_project_t *p, server_conf_t *c)
         else
             *(size_t *)field = (size_t)v;
     }
-    if (limits) {
-        for (const cJSON *it = limits->child; it; it = it->next) {
-            bool known = false;
-            for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-                known |= strcmp(keys[i].key + strlen("server.limits."), it->string) == 0;
-            if (!known)
-                cli_warning("'%s': unknown key server.limits.%s (ignored)", p->manifest_path,
-                            it->string);
-        }
-    }
     return true;
 }
 
@@ -517,7 +507,7 @@ static int run_server(const server_args_t *a)
             cli_hint("run 'lusty init' to create a project, or give its folder: lusty server DIR");
         goto cleanup;
     }
-    if (!read_conf(p, &conf))
+    if (cli_project_check(p) != 0 || !read_conf(p, &conf))
         goto cleanup;
     if (port < 0)
         port = conf.port;

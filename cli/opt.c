@@ -1,5 +1,6 @@
 /* The option parser and help printer shared by every command. */
 #include "opt.h"
+#include "version.h"
 
 #include "error.h"
 #include "lusty/alloc.h"
@@ -7,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const cli_opt_t help_opt = {"help", 'h', NULL, "Show this help and exit", CLI_OPT_HELP};
 
@@ -63,7 +65,8 @@ static void unknown_long(const cli_cmd_info_t *cmd, const char *name, size_t len
 }
 
 /* Reports what an option got: returns its id, or CLI_OPT_ERROR/HELP. */
-static int take(cli_opt_parser_t *p, const cli_opt_t *o, const char *inline_value, const char *spelled)
+static int take(cli_opt_parser_t *p, const cli_opt_t *o, const char *inline_value,
+                const char *spelled)
 {
     p->value = NULL;
     if (o->id == CLI_OPT_HELP) {
@@ -158,11 +161,29 @@ static void print_option(const cli_opt_t *o, FILE *out)
         fprintf(out, "  %-26s  %s\n", left, o->help);
 }
 
+const char *cli_doc_dir(void)
+{
+    /* The installed copy first: a build tree's source folder may be gone. */
+    if (access(LUSTY_INSTALL_DOC_DIR "/server.md", R_OK) == 0)
+        return LUSTY_INSTALL_DOC_DIR;
+    if (access(LUSTY_SOURCE_DOC_DIR "/server.md", R_OK) == 0)
+        return LUSTY_SOURCE_DOC_DIR;
+    return NULL;
+}
+
 void cli_opt_print_help(const cli_cmd_info_t *cmd, FILE *out)
 {
     fprintf(out, "usage: lusty %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->summary);
     if (cmd->description)
         fprintf(out, "\n%s", cmd->description);
+    if (cmd->description && strstr(cmd->description, "docs/")) {
+        /* "docs/server.md" means nothing to a user without our source tree. */
+        const char *dir = cli_doc_dir();
+        if (dir)
+            fprintf(out, "The docs/*.md files named above are in %s/.\n", dir);
+        else
+            fprintf(out, "The docs/*.md files named above are not installed; see 'man lusty'.\n");
+    }
     fprintf(out, "\noptions:\n");
     for (const cli_opt_t *o = cmd->options; o && o->long_name; o++)
         print_option(o, out);

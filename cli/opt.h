@@ -68,6 +68,10 @@ void cli_opt_print_help(const cli_cmd_info_t *cmd, FILE *out);
 
 /* Levenshtein-style distance for "did you mean"; returns the best candidate
  * within a small distance, or NULL. `candidates` is NULL-terminated. */
+/* The folder holding the docs/NAME.md files (installed, else the source tree's),
+ * or NULL when neither is there. */
+const char *cli_doc_dir(void);
+
 const char *cli_suggest(const char *word, const char *const *candidates);
 
 /* Parses a whole decimal integer in [min, max]; false when it is not one. */

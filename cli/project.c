@@ -6,8 +6,11 @@
 #include "lusty/alloc.h"
 #include "lusty/error.h"
 
+#include "opt.h"
+
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +54,41 @@ static char *position(const char *text, const char *at)
     return lusty_asprintf("line %d, column %d", line, col);
 }
 
+/* The number of continuation bytes after lead byte `c`, or -1 when `c`
+ * cannot start a UTF-8 sequence. */
+static int utf8_tail(unsigned char c)
+{
+    if (c < 0x80)
+        return 0;
+    if (c >= 0xc2 && c <= 0xdf)
+        return 1;
+    if ((c & 0xf0) == 0xe0)
+        return 2;
+    if (c >= 0xf0 && c <= 0xf4)
+        return 3;
+    return -1;
+}
+
+/* The offset of the first byte of `text` that is not valid UTF-8, or -1. */
+static long bad_utf8(const unsigned char *text, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        unsigned char c = text[i];
+        int n = utf8_tail(c);
+        if (n < 0 || i + (size_t)n >= len)
+            return (long)i;
+        for (int k = 1; k <= n; k++)
+            if ((text[i + k] & 0xc0) != 0x80)
+                return (long)i;
+        /* Overlong forms, surrogates and code points past U+10FFFF. */
+        if ((c == 0xe0 && text[i + 1] < 0xa0) || (c == 0xed && text[i + 1] > 0x9f) ||
+            (c == 0xf0 && text[i + 1] < 0x90) || (c == 0xf4 && text[i + 1] > 0x8f))
+            return (long)i;
+        i += (size_t)n + 1;
+    }
+    return -1;
+}
+
 int cli_project_open(cli_project_t **out, const char *start, char **err_out)
 {
     *out = NULL;
@@ -58,6 +96,10 @@ int cli_project_open(cli_project_t **out, const char *start, char **err_out)
     char *dir = NULL, *text = NULL;
     size_t len = 0;
     int rc = cli_project_find(start, &dir);
+    if (rc != 0 && !cli_is_dir(start)) {
+        *err_out = lusty_asprintf("cannot open '%s': no such folder", start);
+        return LUSTY_ENOENT;
+    }
     if (rc != 0) {
         *err_out =
             lusty_asprintf("no %s in '%s' or any folder above it", CLI_PROJECT_MANIFEST, start);
@@ -72,8 +114,38 @@ int cli_project_open(cli_project_t **out, const char *start, char **err_out)
         rc = LUSTY_EIO;
         goto cleanup;
     }
+    if (len > CLI_PROJECT_MANIFEST_MAX) {
+        *err_out = lusty_asprintf("'%s' is too big: %zu bytes, more than the %d KiB a project "
+                                  "file may have",
+                                  p->manifest_path, len, CLI_PROJECT_MANIFEST_MAX / 1024);
+        rc = LUSTY_ESYNTAX;
+        goto cleanup;
+    }
+    long bad = bad_utf8((const unsigned char *)text, len);
+    if (bad >= 0) {
+        char *where = position(text, text + bad);
+        *err_out = lusty_asprintf("'%s' is not valid UTF-8 at %s", p->manifest_path, where);
+        lusty_free(where);
+        rc = LUSTY_ESYNTAX;
+        goto cleanup;
+    }
     const char *end = NULL;
     p->manifest = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    if (p->manifest && end) {
+        /* cJSON stops after the value: anything but blanks after it is an error. */
+        const char *rest = end;
+        while (rest < text + len && strchr(" \t\r\n", *rest) && *rest)
+            rest++;
+        if (rest < text + len) {
+            char *where = position(text, rest);
+            *err_out = lusty_asprintf("'%s' is not valid JSON: unexpected text after the "
+                                      "object at %s",
+                                      p->manifest_path, where);
+            lusty_free(where);
+            rc = LUSTY_ESYNTAX;
+            goto cleanup;
+        }
+    }
     if (!p->manifest) {
         char *where = position(text, end ? end : text + len);
         *err_out =
@@ -132,4 +204,149 @@ const cJSON *cli_project_get(const cli_project_t *p, const char *dotted_key)
 char *cli_project_path(const cli_project_t *p, const char *path)
 {
     return path[0] == '/' ? lusty_strdup(path) : cli_path_join(p->dir, path);
+}
+
+/* ---- Checking a manifest's keys and values ---- */
+
+/* What a key holds. Objects list their keys in `keys`; KIND_MAP is an
+ * object whose keys are the user's own (handler names, URL prefixes). */
+typedef enum { KIND_STRING, KIND_BOOL, KIND_INT, KIND_OBJECT, KIND_MAP } kind_t;
+
+typedef struct key_spec {
+    const char *name;
+    kind_t kind;
+    long min, max; /* KIND_INT */
+    const struct key_spec *keys;
+} key_spec_t;
+
+static const key_spec_t limit_keys[] = {
+    {"header_bytes", KIND_INT, 1, 80 * 1024, NULL}, /* http-parser's own ceiling */
+    {"url_bytes", KIND_INT, 1, 1L << 40, NULL},
+    {"body_bytes", KIND_INT, 1, 1L << 40, NULL},
+    {"header_timeout_ms", KIND_INT, 1, 1L << 40, NULL},
+    {"idle_timeout_ms", KIND_INT, 1, 1L << 40, NULL},
+    {"max_connections", KIND_INT, 1, 1L << 40, NULL},
+    {"max_connections_per_address", KIND_INT, 1, 1L << 40, NULL},
+    {"body_memory_bytes", KIND_INT, 1, 1L << 40, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static const key_spec_t bootstrap_keys[] = {
+    {"archive_max_bytes", KIND_INT, 1, 1L << 50, NULL},
+    {"archive_max_entries", KIND_INT, 1, 1L << 40, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static const key_spec_t server_keys[] = {
+    {"host", KIND_STRING, 0, 0, NULL},
+    {"port", KIND_INT, 0, 65535, NULL},
+    {"lua_budget_ms", KIND_INT, 0, 86400000, NULL},
+    {"static", KIND_MAP, 0, 0, NULL},
+    {"limits", KIND_OBJECT, 0, 0, limit_keys},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static const key_spec_t mongodb_keys[] = {
+    {"uri", KIND_STRING, 0, 0, NULL},
+    {"required", KIND_BOOL, 0, 0, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static const key_spec_t top_keys[] = {
+    {"name", KIND_STRING, 0, 0, NULL},
+    {"description", KIND_STRING, 0, 0, NULL},
+    {"version", KIND_STRING, 0, 0, NULL},
+    {"app", KIND_STRING, 0, 0, NULL},
+    {"server", KIND_OBJECT, 0, 0, server_keys},
+    {"handlers", KIND_MAP, 0, 0, NULL},
+    {"mongodb", KIND_OBJECT, 0, 0, mongodb_keys},
+    {"bootstrap", KIND_OBJECT, 0, 0, bootstrap_keys},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static const key_spec_t top_spec = {"", KIND_OBJECT, 0, 0, top_keys};
+
+static const char *kind_text(const key_spec_t *k)
+{
+    switch (k->kind) {
+    case KIND_STRING:
+        return "a string";
+    case KIND_BOOL:
+        return "true or false";
+    case KIND_INT:
+        return "a whole number";
+    default:
+        return "an object";
+    }
+}
+
+/* Checks `v` (at dotted `path`) against `spec`; returns the number of errors. */
+static int check_value(const cli_project_t *p, const cJSON *v, const char *path,
+                       const key_spec_t *spec)
+{
+    bool ok;
+    switch (spec->kind) {
+    case KIND_STRING:
+        ok = cJSON_IsString(v);
+        break;
+    case KIND_BOOL:
+        ok = cJSON_IsBool(v);
+        break;
+    case KIND_INT:
+        ok = cJSON_IsNumber(v) && v->valuedouble == (double)(long)v->valuedouble &&
+             v->valuedouble >= (double)spec->min && v->valuedouble <= (double)spec->max;
+        if (!ok) {
+            cli_error("invalid '%s': %s must be a whole number from %ld to %ld", p->manifest_path,
+                      path, spec->min, spec->max);
+            return 1;
+        }
+        break;
+    default:
+        ok = cJSON_IsObject(v);
+        break;
+    }
+    if (!ok) {
+        cli_error("invalid '%s': %s must be %s", p->manifest_path, path, kind_text(spec));
+        return 1;
+    }
+    if (spec->kind != KIND_OBJECT && spec->kind != KIND_MAP)
+        return 0;
+    int errors = 0;
+    for (const cJSON *it = v->child; it; it = it->next) {
+        char *key = path[0] ? lusty_asprintf("%s.%s", path, it->string) : lusty_strdup(it->string);
+        /* cJSON keeps every copy of a repeated key and reads the first. */
+        for (const cJSON *before = v->child; before != it; before = before->next)
+            if (strcmp(before->string, it->string) == 0) {
+                cli_warning("'%s': duplicate key '%s': only the first one is used",
+                            p->manifest_path, key);
+                break;
+            }
+        if (spec->kind == KIND_OBJECT) {
+            const key_spec_t *known = NULL;
+            const char *names[32];
+            size_t n = 0;
+            for (const key_spec_t *k = spec->keys; k->name; k++) {
+                if (strcmp(k->name, it->string) == 0)
+                    known = k;
+                if (n < 31)
+                    names[n++] = k->name;
+            }
+            names[n] = NULL;
+            if (known) {
+                errors += check_value(p, it, key, known);
+            } else {
+                cli_warning("'%s': unknown key '%s' (ignored)", p->manifest_path, key);
+                const char *guess = cli_suggest(it->string, names);
+                if (guess)
+                    cli_hint("did you mean '%s%s%s'?", path, path[0] ? "." : "", guess);
+            }
+        }
+        lusty_free(key);
+    }
+    return errors;
+}
+
+int cli_project_check(const cli_project_t *p)
+{
+    return check_value(p, p->manifest, "", &top_spec) ? LUSTY_EINVAL : 0;
 }

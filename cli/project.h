@@ -17,6 +17,9 @@ typedef struct {
 } cli_project_t;
 
 #define CLI_PROJECT_MANIFEST "lusty.json"
+/* lusty.json is a few hundred bytes; this refuses a runaway file at once
+ * rather than parsing megabytes of it. */
+#define CLI_PROJECT_MANIFEST_MAX (1024 * 1024)
 
 /* Walks up from `start` to the nearest folder holding lusty.json. Returns 0
  * with *dir_out set (absolute; free with lusty_free()), or LUSTY_ENOENT. */
@@ -30,6 +33,14 @@ int cli_project_find(const char *start, char **dir_out);
  * Free the project with cli_project_free(). */
 int cli_project_open(cli_project_t **out, const char *start, char **err_out);
 void cli_project_free(cli_project_t *p);
+
+/* Checks the manifest's keys and values, the one validator of `doctor` and
+ * `server`: prints a warning (with a did-you-mean hint) for each unknown or
+ * duplicate key, and an error for each value the server would refuse.
+ * Returns 0, or LUSTY_EINVAL when there was an error. Opening a project
+ * already refuses a file over CLI_PROJECT_MANIFEST_MAX, invalid UTF-8 and
+ * text after the JSON object. */
+int cli_project_check(const cli_project_t *p);
 
 /* The manifest value at a dotted key ("server.port"); NULL when absent.
  * Borrowed from the project. */

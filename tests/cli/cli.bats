@@ -109,3 +109,44 @@ hint: did you mean '--port'?"
     assert_equal "${stderr_lines[0]}" "lusty: error: cannot find 'lusty-cli' beside '$BATS_TEST_TMPDIR/alone/bin/lusty' or in its ../libexec/lusty/"
     [[ "${stderr_lines[1]}" == hint:* ]]
 }
+
+@test "exec reads the script from standard input when it is not a terminal, or with -" {
+    run -0 --separate-stderr bash -c "echo 'print(1 + 1)' | '$LUSTY_BIN' exec"
+    assert_output '2'
+    run -3 --separate-stderr bash -c "printf 'print(arg[1])\\nreturn 3\\n' | '$LUSTY_BIN' exec - x"
+    assert_output 'x'
+}
+
+@test "exec refuses an exit status the shell would wrap around" {
+    run -1 --separate-stderr lusty exec -e 'return 300'
+    assert_equal "$stderr" "lusty: error: exit status 300 out of range: a script returns 0 to 255"
+    run -1 --separate-stderr lusty exec -e 'return 256'
+    run -255 lusty exec -e 'return 255'
+}
+
+@test "the exec --help example works in a project made by init" {
+    lusty init app --no-git --quiet
+    cd app
+    local example
+    example=$("$LUSTY_BIN" exec --help | grep -A1 "made by 'lusty init'" | tail -1 | sed 's/^ *lusty //')
+    run -0 --separate-stderr bash -c "'$LUSTY_BIN' $example"
+    assert_output 'Ada Lovelace'
+}
+
+@test "the manual has a SEE ALSO and keeps the completion commands one per line" {
+    lusty __man >"$BATS_TEST_TMPDIR/lusty.1"
+    run -0 --separate-stderr env MANWIDTH=200 man -l "$BATS_TEST_TMPDIR/lusty.1"
+    assert_line --regexp '^SEE ALSO$'
+    assert_line --regexp '^ +server\.md$'
+    assert_line --regexp '^ +LUSTY_HOST, LUSTY_PORT$'
+    assert_line --regexp '^ +bash: lusty completion bash > ~/\.local/share/bash-completion/completions/lusty$'
+    assert_line --regexp '^ +fish: lusty completion fish > ~/\.config/fish/completions/lusty\.fish$'
+}
+
+@test "--help texts that name docs/*.md say where those files are" {
+    run -0 --separate-stderr lusty server --help
+    assert_line --regexp "^The docs/\*\.md files named above are in /.*/\.$"
+    local dir
+    dir=$(echo "$output" | sed -n 's|^The docs/\*\.md files named above are in \(.*\)/\.$|\1|p')
+    [ -f "$dir/server.md" ] && [ -f "$dir/app-serving.md" ]
+}

@@ -166,6 +166,19 @@ PY
     assert_equal "${stderr_lines[0]}" "lusty: error: no lusty.json in 'nothing' or any folder above it"
 }
 
+@test "doctor on a folder that does not exist says so" {
+    run -1 --separate-stderr doctor "$BATS_TEST_TMPDIR/nonexist" --skip-mongodb
+    assert_equal "$stderr" "lusty: error: cannot open '$BATS_TEST_TMPDIR/nonexist': no such folder"
+}
+
+@test "doctor lines up the state column after names longer than 8 characters" {
+    lusty init app --no-git --quiet
+    set_handlers app '{"a": {"git": "/nowhere/a.git"}, "a-long-handler-name": {"git": "/nowhere/b.git"}}'
+    run -0 --separate-stderr doctor app --skip-mongodb
+    assert_line '  a                   not installed'
+    assert_line '  a-long-handler-name not installed'
+}
+
 @test "only the MongoDB probe loads the driver, and it leaves no shared memory behind" {
     # mongo-c-driver initialises itself in every process that links it and
     # makes /dev/shm/mongoc-<pid>; a killed process leaves it there.
@@ -189,4 +202,44 @@ PY
     cp "$LUSTY_BIN" "$(dirname "$LUSTY_BIN")/lusty-cli" "$BATS_TEST_TMPDIR/alone/bin/"
     run -0 --separate-stderr "$BATS_TEST_TMPDIR/alone/bin/lusty" doctor --mongodb-uri mongodb://127.0.0.1:1
     [[ "$stderr" == *"lusty-mongo-ping, which makes the check, is not installed"* ]]
+}
+
+@test "lusty.json: unknown and duplicate keys are warnings with the key path and a did-you-mean" {
+    mkdir app
+    printf '{"name": "x", "ap": "app/config.lua", "server": {"prot": 1, "port": 1, "port": 2}}\n' >app/lusty.json
+    run -0 --separate-stderr doctor app --skip-mongodb
+    assert_stderr_line 0 "lusty: warning: '$PWD/app/lusty.json': unknown key 'ap' (ignored)"
+    assert_stderr_line 1 "hint: did you mean 'app'?"
+    assert_stderr_line 2 "lusty: warning: '$PWD/app/lusty.json': unknown key 'server.prot' (ignored)"
+    assert_stderr_line 3 "hint: did you mean 'server.port'?"
+    assert_stderr_line 4 "lusty: warning: '$PWD/app/lusty.json': duplicate key 'server.port': only the first one is used"
+}
+
+@test "lusty.json: doctor refuses what the server refuses, with the same message" {
+    mkdir app
+    for bad in '"lua_budget_ms": -1' '"limits": {"body_bytes": 0}' '"port": "80"'; do
+        printf '{"name": "x", "server": {%s}}\n' "$bad" >app/lusty.json
+        run -1 --separate-stderr doctor app --skip-mongodb
+        local doctor_err=$stderr
+        [[ "$doctor_err" == "lusty: error: invalid '$PWD/app/lusty.json': server."* ]]
+        run -1 --separate-stderr timeout 10 "$LUSTY_BIN" server app --port 0
+        assert_equal "$stderr" "$doctor_err"
+    done
+}
+
+@test "lusty.json: trailing text, invalid UTF-8 and a runaway size are errors" {
+    mkdir app
+    printf '{"name": "x"}\n}garbage\n' >app/lusty.json
+    run -1 --separate-stderr doctor app --skip-mongodb
+    assert_equal "$stderr" "lusty: error: '$PWD/app/lusty.json' is not valid JSON: unexpected text after the object at line 2, column 1"
+    printf '{"name": "x\xc3("}\n' >app/lusty.json
+    run -1 --separate-stderr doctor app --skip-mongodb
+    assert_equal "$stderr" "lusty: error: '$PWD/app/lusty.json' is not valid UTF-8 at line 1, column 12"
+    "$PY" -c 'import sys; open(sys.argv[1], "w").write("{\"name\": \"x\", \"pad\": \"" + "a" * 2000000 + "\"}")' app/lusty.json
+    SECONDS=0
+    run -1 --separate-stderr doctor app --skip-mongodb
+    assert_equal "$stderr" "lusty: error: '$PWD/app/lusty.json' is too big: 2000024 bytes, more than the 1024 KiB a project file may have"
+    [ "$SECONDS" -lt 2 ]
+    run -1 --separate-stderr timeout 10 "$LUSTY_BIN" server app --port 0
+    assert_equal "$stderr" "lusty: error: '$PWD/app/lusty.json' is too big: 2000024 bytes, more than the 1024 KiB a project file may have"
 }

@@ -55,10 +55,13 @@ setup() {
     assert_equal "$stderr" "lusty: error: cannot open 'nope.lua': no such file or directory"
 }
 
-@test "nothing to run is a usage error" {
-    run -2 --separate-stderr lusty exec
-    assert_equal "$stderr" "lusty: error: nothing to run
-hint: give a Lua file or -e CODE: lusty exec -e 'print(lusty)'"
+@test "nothing to run on a terminal is a usage error" {
+    # script(1) gives exec a terminal as standard input; without one, exec
+    # would read its script from there.
+    run -0 script -qec "'$LUSTY_BIN' exec; echo status=\$?" /dev/null
+    [[ "$output" == *"lusty: error: nothing to run"* ]]
+    [[ "$output" == *"hint: give a Lua file, - for standard input, or -e CODE"* ]]
+    [[ "$output" == *"status=2"* ]]
 }
 
 @test "an app that fails to load stops exec" {

@@ -124,7 +124,7 @@ wait_for_body() {
         assert_output --partial "<pre class=\"message\">app/handlers/fail.lua:4: attempt to index local 't'"
     run -0 get -H 'Accept: application/json' "$(url /fail)"
     echo "$output" | json_check 'd["status"] == 500 and d["message"].startswith("app/handlers/fail.lua:4: ") and "app/handlers/fail.lua:10" in d["trace"]'
-    sleep 0.2
+    wait_for_lines "$BATS_TEST_TMPDIR/err" 'error: GET /fail: '
     run cat "$BATS_TEST_TMPDIR/err"
     assert_output --partial "error: GET /fail: app/handlers/fail.lua:4: attempt to index local 't'"
     stop_server
@@ -171,10 +171,25 @@ wait_for_body() {
 }
 
 @test "--no-reload: changes are not picked up" {
+    # A second server on the same app, reloading, is the yardstick: once it
+    # has picked the change up, the first had every chance to as well.
+    (cd "$APP" && exec "$LUSTY_BIN" server --port 0 --quiet) \
+        >"$BATS_TEST_TMPDIR/out2" 2>"$BATS_TEST_TMPDIR/err2" 3>&- &
+    local yardstick=$!
+    wait_for_lines "$BATS_TEST_TMPDIR/out2" 'http://127\.0\.0\.1:[0-9]+/'
+    local port2
+    port2=$(sed -n 's|.*http://127\.0\.0\.1:\([0-9][0-9]*\)/.*|\1|p' "$BATS_TEST_TMPDIR/out2" | head -1)
     start_server --no-reload
     run -0 get "$(url /tags)"
     sed -i "s/tag = 'first'/tag = 'changed'/" "$APP/app/config.lua"
-    sleep 0.5
+    local changed=
+    for _ in $(seq 100); do
+        get "http://127.0.0.1:$port2/tags" | grep -q changed && changed=1 && break
+        sleep 0.05
+    done
+    kill "$yardstick"
+    wait "$yardstick" || true
+    [ -n "$changed" ]
     run -0 get "$(url /tags)"
     assert_output '{"tags":["first","second","hash"]}'
     stop_server

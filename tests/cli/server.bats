@@ -101,7 +101,7 @@ status_codes() {
     run -0 get "http://127.0.0.1:$PORT/static/hello.txt"
     assert_output 'hello static'
     get -o /dev/null "http://127.0.0.1:$PORT/nothing/here"
-    sleep 0.2
+    wait_for_lines "$BATS_TEST_TMPDIR/out" ' GET /nothing/here '
     run cat "$BATS_TEST_TMPDIR/out"
     assert_line --regexp '^[0-9:]{8} GET /static/hello\.txt 200 13 [0-9.]+ms$'
     assert_line --regexp '^[0-9:]{8} GET /nothing/here 404 14 [0-9.]+ms$'
@@ -165,7 +165,7 @@ hint: run 'lusty init' to create a project, or give its folder: lusty server DIR
 
 @test "port and host come from options, then LUSTY_PORT/LUSTY_HOST, then lusty.json" {
     free_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    server_conf "\"x\": 1"
+    server_conf "\"host\": \"127.0.0.1\""
     sed -i "s/\"port\": 8080/\"port\": $free_port/" "$APP/lusty.json"
     (cd "$APP" && exec "$LUSTY_BIN" server --quiet) >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- &
     SERVER_PID=$!
@@ -265,8 +265,8 @@ PY
         assert_line 'Connection: close'
         assert_line '[closed]'
     done
-    sleep 0.2
     # None of them reached a handler: the log has them as "-".
+    wait_for_lines "$BATS_TEST_TMPDIR/out" '^[0-9:]* - - 400 ' 9
     assert_equal "$(grep -c '^[0-9:]* - - 400 ' "$BATS_TEST_TMPDIR/out")" 9
     stop_server
 }
@@ -476,7 +476,7 @@ PY
     start_server --log-format json
     get -o /dev/null "http://127.0.0.1:$PORT/static/hello.txt"
     get -o /dev/null "http://127.0.0.1:$PORT/a%22b"
-    sleep 0.2
+    wait_for_lines "$BATS_TEST_TMPDIR/out" '"path": ?"/a%22b"'
     stop_server
     python3 - "$BATS_TEST_TMPDIR/out" "$PORT" <<'PY'
 import json, sys

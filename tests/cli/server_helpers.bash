@@ -41,3 +41,17 @@ kill_server() {
         wait "$SERVER_PID" 2>/dev/null || true
     fi
 }
+
+# wait_for_lines FILE REGEX [COUNT]: waits up to 5 s until FILE has at least
+# COUNT (default 1) lines matching the extended REGEX; says what it saw when
+# the deadline passes. For log lines that are written after the answer.
+wait_for_lines() {
+    local file=$1 regex=$2 want=${3:-1}
+    for _ in $(seq 100); do
+        [ "$(grep -cE -- "$regex" "$file" 2>/dev/null)" -ge "$want" ] && return 0
+        sleep 0.05
+    done
+    echo "fewer than $want lines matching '$regex' in $file:" >&2
+    cat "$file" >&2
+    return 1
+}

@@ -56,6 +56,15 @@ describe('lusty.error.status', function()
     assert.are.same({ '{"error":500}' }, sent)
   end)
 
+  it('error routes are not URLs: /500 and /404 get the 404 page, once', function()
+    for _, uri in ipairs({ '/500', '/404', '/404/' }) do
+      local ctx, sent = request(app(), uri)
+      assert.are.same({ 'notfound:404' }, routes(ctx), uri)
+      assert.are.equal(404, ctx.response.status, uri)
+      assert.are.same({ '{"error":404}' }, sent, uri)
+    end
+  end)
+
   it('does nothing for a status without an entry', function()
     local ctx, sent = request(app(), '/users')
     assert.are.same({ 'other:404' }, routes(ctx))

@@ -134,6 +134,25 @@ describe('lusty.json.output', function()
     end
   end)
 
+  it('does not answer once a body was sent, nor for a redirect without output', function()
+    local ctx, sent = H.context({ accept = 'application/json' })
+    ctx.response.sent = true
+    assert.is_false(H.run(m, ctx))
+    for _, status in ipairs({ 301, 303, 307, 204, 304 }) do
+      ctx, sent = H.context({ accept = 'application/json' })
+      ctx.response.status = status
+      assert.is_false(H.run(m, ctx), status)
+      assert.are.same({}, sent)
+    end
+    ctx, sent = H.context({ accept = 'application/json', output = { moved = true } })
+    ctx.response.status = 303
+    assert.is_true(H.run(m, ctx))
+    local html = H.module('lusty.html', {}, { 'output' })
+    ctx = H.context({ output = '<p>page</p>' })
+    ctx.response.sent = true
+    assert.is_false(H.run(html, ctx))
+  end)
+
   it('does not answer when output is nil', function()
     local ctx, sent = H.context({ accept = 'application/json' })
     ctx.output = nil

@@ -103,10 +103,20 @@ describe('lusty.mustache', function()
     assert.matches('<title>new T</title>', render(), 1, true)
   end)
 
-  it('renders a partial the table does not name and that has no file as nothing', function()
-    local ctx = page({ accept = 'text/html' })
-    H.run(m, ctx)
-    assert.matches('</main></html>$', ctx.output)
+  it('renders a partial the table does not name and that has no file as nothing, warning once', function()
+    local lines, stderr = {}, io.stderr
+    io.stderr = { write = function(_, text) lines[#lines + 1] = text end }
+    local ok, err = pcall(function()
+      for _ = 1, 3 do
+        local ctx = page({ accept = 'text/html' })
+        H.run(m, ctx)
+        assert.matches('</main></html>$', ctx.output)
+      end
+    end)
+    io.stderr = stderr
+    assert(ok, err)
+    assert.are.same({ ("lusty.mustache: warning: partial 'extra' of %s/layout.mustache has no file"
+      .. " (%s/extra.mustache) and renders as nothing\n"):format(dir, dir) }, lines)
   end)
 
   it('raises file:line:col for a template that does not compile', function()

@@ -2,9 +2,11 @@
 local H = dofile(debug.getinfo(1, 'S').source:sub(2):match('^(.*/)') .. 'builtins_helper.lua')
 
 -- An app with a router on `on` (default 'request') and publishers.
-local function app(patterns, on, publishers)
+local function app(patterns, on, publishers, luaPatterns)
   return H.app({
-    subscribers = { [on or 'request'] = { ['lusty.router'] = { patterns = patterns, tag = 'cfg' } } },
+    subscribers = { [on or 'request'] = { ['lusty.router'] = {
+      patterns = patterns, tag = 'cfg', lua_patterns = luaPatterns,
+    } } },
     publishers = publishers or { 'request' },
   })
 end
@@ -78,13 +80,56 @@ describe('lusty.router', function()
     assert.are.same({ 'record' }, routes(request(a, '/users/5')))
   end)
 
-  it('accepts Lua pattern syntax, with its own captures not injected', function()
+  -- The warnings the router writes on stderr while it loads.
+  local function warnings(patterns, luaPatterns)
+    local fn = function()
+      H.module('lusty.router', { patterns = patterns, lua_patterns = luaPatterns }, { 'request' })
+    end
+    local lines, stderr = {}, io.stderr
+    io.stderr = { write = function(_, text) lines[#lines + 1] = text end }
+    local ok, err = pcall(fn)
+    io.stderr = stderr
+    assert(ok, err)
+    return table.concat(lines)
+  end
+
+  it('matches pattern text literally, except {name}', function()
+    local a = app({
+      { ['blog-posts'] = 'routes.other' },
+      { ['feed.xml'] = 'routes.record' },
+      { ['a+b/{userId}.json'] = 'routes.record' },
+    })
+    assert.are.same({ 'other' }, routes(request(a, '/blog-posts')))
+    assert.are.equal(404, request(a, '/blog-postss').response.status)
+    assert.are.equal(200, request(a, '/feed.xml').response.status)
+    assert.are.equal(404, request(a, '/feedXxml').response.status)
+    local ctx = request(a, '/a+b/7.json')
+    assert.are.equal(200, ctx.response.status)
+    assert.are.equal('7', ctx.ran[1].userId)
+    assert.are.equal(404, request(a, '/aab/7.json').response.status)
+  end)
+
+  it('warns at load about a literal pattern that looks like Lua syntax', function()
+    local text = warnings({ { ['users[/]?'] = 'routes.other' } })
+    assert.matches("pattern 'users%[/%]%?' is matched as literal text", text)
+    assert.matches('lua_patterns = true', text)
+    assert.are.equal('', warnings({ { ['feed.xml'] = 'routes.other' } }))
+  end)
+
+  it('warns at load about Lua patterns whose - or . match something else', function()
+    local text = warnings({ { ['blog-posts'] = 'routes.other' }, { ['feed.xml'] = 'x' } }, true)
+    assert.matches("'blog%-posts' uses '%-' as a Lua quantifier", text)
+    assert.matches("'feed%.xml' uses '%.' as a Lua pattern", text)
+    assert.are.equal('', warnings({ { ['users[/]?'] = 'x' }, { ['blog%-posts'] = 'x' } }, true))
+  end)
+
+  it('accepts Lua pattern syntax with lua_patterns = true, its captures not injected', function()
     local a = app({
       { ['users[/]?'] = 'routes.other' },
       { ['posts/(%d+)/{userId}'] = 'routes.record' },
       { ['v%d+/items'] = 'routes.record' },
       { ['^/anchored$'] = 'routes.record' },
-    })
+    }, nil, nil, true)
     assert.are.same({ 'other' }, routes(request(a, '/users')))
     assert.are.same({ 'other' }, routes(request(a, '/users/')))
     local ctx = request(a, '/posts/12/bob')
@@ -170,7 +215,8 @@ describe('lusty.router', function()
       H.module('lusty.router', { patterns = { { a = 'x', b = 'y' } } }, { 'request' })
     end)
     assert.has_error(function()
-      H.module('lusty.router', { patterns = { { ['users[%'] = 'x' } } }, { 'request' })
+      H.module('lusty.router', { patterns = { { ['users[%'] = 'x' } }, lua_patterns = true },
+        { 'request' })
     end)
     assert.has_no.errors(function() H.module('lusty.router', {}, { 'request' }) end)
   end)
@@ -217,7 +263,7 @@ describe('lusty.router', function()
       H.write(file, "context.seen = { a, b, c, d, e }\ncontext.response.status = 200\n")
       local a = app({ { ['{a}/{b}/{c}/{d}/{e}'] = 'routes.tmp_counted' } })
       assert.are.same({ '1', '2', '3', '4', '5' }, request(a, '/1/2/3/4/5').seen)
-      local b = app({ { ['{a}/(x)/{c}'] = 'routes.tmp_counted' } })
+      local b = app({ { ['{a}/(x)/{c}'] = 'routes.tmp_counted' } }, nil, nil, true)
       assert.are.same({ '1', nil, '3' }, request(b, '/1/x/3').seen)
     end)
 

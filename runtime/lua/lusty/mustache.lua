@@ -15,7 +15,8 @@
 -- the Lua data of context.output; `{{> content}}` uses the file the
 -- partials table names for `content` (relative to base too), and a partial
 -- the table does not name is looked for as `<base>/<partial>.mustache`
--- (nothing when there is no such file). It sets content-type: text/html
+-- (nothing when there is no such file, with a warning on stderr once per
+-- template file and app load). It sets content-type: text/html
 -- unless a handler set one, replaces context.output with the HTML and ends
 -- the publish. `base` (default 'app/views') is relative to the project root
 -- unless absolute.
@@ -51,6 +52,37 @@ local function file(name)
   return dir .. '/' .. name
 end
 
+-- Partials a template uses that have no file render as nothing, as the
+-- Mustache spec wants; that hides a typo, so each template file is read
+-- once per app load (a reload starts again) and such partials are named on
+-- stderr. Keyed by the template's file.
+local checked = {}
+
+local function exists(path)
+  local f = io.open(path, 'rb')
+  if f then f:close() end
+  return f ~= nil
+end
+
+local function checkPartials(path, files)
+  if checked[path] then return end
+  checked[path] = true
+  local f = io.open(path, 'rb')
+  if not f then return end
+  local text = f:read('*a') or ''
+  f:close()
+  for name in text:gmatch('{{>%s*([^}%s]+)%s*}}') do
+    if not (files and files[name]) and not checked[path .. '\0' .. name] then
+      checked[path .. '\0' .. name] = true
+      local want = file(name)
+      if not exists(want) then
+        io.stderr:write(("lusty.mustache: warning: partial '%s' of %s has no file (%s)"
+          .. " and renders as nothing\n"):format(name, path, want))
+      end
+    end
+  end
+end
+
 local function handler(context)
   local template = context.template
   local files
@@ -61,7 +93,12 @@ local function handler(context)
   end
   local data = context.output
   if data == nil then data = {} end
-  local html = render(file(template.name), files, data, dir)
+  local main = file(template.name)
+  checkPartials(main, files)
+  if files then
+    for _, path in pairs(files) do checkPartials(path, files) end
+  end
+  local html = render(main, files, data, dir)
   local response = context.response
   if type(response) == 'table' then
     negotiate.setDefault(response, 'content-type', 'text/html; charset=utf-8')

@@ -6,9 +6,10 @@
 --       patterns = {
 --         { [''] = 'requests.index' },                -- only /
 --         { ['users/{userId}'] = 'requests.users.show' },
---         { ['users[/]?'] = 'requests.users.index' }, -- Lua pattern syntax
+--         { ['users'] = 'requests.users.index' },     -- literal text
 --         { ['404'] = 'requests.404' },               -- reached by error routing
 --       },
+--       -- lua_patterns = true,  -- opt in: patterns use Lua syntax (users[/]?)
 --     },
 --   },
 --
@@ -16,7 +17,9 @@
 -- channel the router sits on. A request to /users/1 publishes on
 -- request:users:1, so a router on `request` sees `users/1`. Each pattern must
 -- match the whole path (anchored at both ends, a trailing `/` allowed);
--- `{name}` matches one segment and becomes a local of the route file.
+-- `{name}` matches one segment and becomes a local of the route file. The
+-- rest of a pattern is literal text unless the config has lua_patterns =
+-- true; patterns that cannot match what they seem to are warned about at load.
 --
 -- Which channel is being published: `context.channel` (an array) when the
 -- publisher sets it, as lusty.error.status does when it publishes
@@ -24,7 +27,9 @@
 -- that the router sits under, extended by `context.suffix` (what
 -- lusty:request publishes). A request's own path sets response.status = 404
 -- before matching; a channel named by context.channel (error routing) keeps
--- the status it has, so a 500 stays a 500.
+-- the status it has, so a 500 stays a 500. A pattern that is a status code
+-- (`404`, `500`) names an error route: only error routing reaches it, a
+-- request for /500 does not.
 --
 -- The route file runs as through lusty.util.inline (compiled once, cached) with
 -- `context`, `config` (this router's config) and one local per `{name}`;
@@ -33,8 +38,8 @@
 -- the publish goes on.
 local util = require 'lusty.util'
 
-local type, pairs, next, error, tostring, select, rawget =
-  type, pairs, next, error, tostring, select, rawget
+local type, pairs, next, error, tostring, tonumber, select, rawget =
+  type, pairs, next, error, tostring, tonumber, select, rawget
 local find, sub, concat = string.find, string.sub, table.concat
 local inline, compileChunk, holder = util.inline, util.compile, util.cache
 local unpack = unpack
@@ -47,6 +52,42 @@ local function bad(pattern, why)
   error(("lusty.router: bad pattern '%s': %s"):format(pattern, why), 0)
 end
 
+-- Lua pattern syntax is an opt-in: `lua_patterns = true` in the router's
+-- config. Otherwise every character but a {name} stands for itself, so
+-- `blog-posts` matches /blog-posts and `feed.xml` does not match /feedXxml.
+local luaPatterns = type(config) == 'table' and config.lua_patterns == true
+
+-- Says at load time that a pattern will not match what it seems to. On
+-- stderr, as the console log does: the app's log module is not set up yet.
+local function warn(pattern, why)
+  io.stderr:write(("lusty.router: warning: pattern '%s' %s\n"):format(pattern, why))
+end
+
+local MAGIC = '[%^%$%(%)%%%.%[%]%*%+%-%?]'
+
+-- A literal pattern: {name} parameters, every other character as itself.
+local function compileLiteral(pattern, src)
+  if find(src, '[%[%]%%%(%)%^%$]') or find(src, '[%?%*%+]$') then
+    warn(pattern, 'is matched as literal text, but looks like a Lua pattern;'
+      .. ' set lua_patterns = true in the router\'s config to use Lua pattern syntax')
+  end
+  local out, captures = {}, {}
+  local i, len = 1, #src
+  while i <= len do
+    local s, e, name = find(src, '^{([%a_][%w_]*)}', i)
+    if s then
+      out[#out + 1] = SEGMENT
+      captures[#captures + 1] = name
+      i = e + 1
+    else
+      local c = sub(src, i, i)
+      out[#out + 1] = find(c, MAGIC) and '%' .. c or c
+      i = i + 1
+    end
+  end
+  return '^' .. concat(out) .. '/?$', captures
+end
+
 -- Turns a route pattern into an anchored Lua pattern and the list of its
 -- captures in order: a name for each {name}, false for the pattern's own
 -- Lua captures (whose text is not injected).
@@ -55,6 +96,11 @@ local function compile(pattern)
     error(('lusty.router: a pattern must be a string, got %s'):format(type(pattern)), 0)
   end
   local src = pattern
+  if not luaPatterns then
+    if sub(src, 1, 1) == '/' then src = sub(src, 2) end
+    if #src > 0 and sub(src, #src) == '/' then src = sub(src, 1, #src - 1) end
+    return compileLiteral(pattern, src)
+  end
   if sub(src, 1, 1) == '^' then src = sub(src, 2) end
   if sub(src, 1, 1) == '/' then src = sub(src, 2) end
   local n = #src
@@ -104,6 +150,12 @@ local function compile(pattern)
       elseif c == ')' then
         open = open - 1
         if open < 0 then bad(pattern, "unmatched ')'") end
+      elseif c == '-' and i > 1 and find(sub(src, i + 1, i + 1), '^[%w_]') then
+        -- "blog-posts": the '-' makes the 'g' optional and never matches '-'.
+        warn(pattern, "uses '-' as a Lua quantifier (the character before it, repeated"
+          .. " lazily); write %- for a literal '-'")
+      elseif c == '.' then
+        warn(pattern, "uses '.' as a Lua pattern (any character); write %. for a literal '.'")
       end
       out[#out + 1] = c
       i = i + 1
@@ -116,6 +168,14 @@ local function compile(pattern)
   local ok, err = pcall(find, '', lua)
   if not ok then bad(pattern, tostring(err)) end
   return lua, captures
+end
+
+-- Whether a pattern names an error route: a status code, 100 to 599 (`404`,
+-- `/500`). lusty.error.status reaches those by publishing request:<code>;
+-- a request for the URL /500 must not get the 500 page with status 500.
+local function isErrorRoute(pattern)
+  local code = tonumber(pattern:match('^/?(%d%d%d)/?$'))
+  return code ~= nil and code >= 100 and code <= 599
 end
 
 -- The routes of config.patterns, in order.
@@ -136,7 +196,7 @@ local function load(patterns)
     local lua, captures = compile(pattern)
     routes[i] = {
       pattern = pattern, lua = lua, captures = captures, module = module,
-      fast = #captures <= MAXFAST,
+      fast = #captures <= MAXFAST, errorOnly = isErrorRoute(pattern),
     }
   end
   return routes
@@ -278,8 +338,10 @@ end
 local function handler(context)
   local path
   local published = rawget(context, 'channel')
+  local fromRequest = true
   if type(published) == 'table' and startsWith(published, here, depth) then
     path = below(published, depth + 1)
+    fromRequest = false
   else
     path = requestPath(context)
     local response = context.response
@@ -289,7 +351,7 @@ local function handler(context)
     local r = routes[i]
     local lua = r.lua
     local s, _, c1, c2, c3, c4 = find(path, lua)
-    if s then
+    if s and not (fromRequest and r.errorOnly) then
       if r.fast then return run(r, context, c1, c2, c3, c4) end
       return runSlow(r, context, select(3, find(path, lua)))
     end

@@ -54,6 +54,23 @@ static lusty__app_req_t *live_req(lua_State *L)
     return r && r->res && !r->ended ? r : NULL;
 }
 
+/* Marks the response table (the box's environment, see bind_response())
+ * with `sent = true` on the first send or flush, so that output modules
+ * add no second body. */
+static void mark_sent(lua_State *L, lusty__app_req_t *r)
+{
+    if (r->sent)
+        return;
+    r->sent = true;
+    lua_getfenv(L, lua_upvalueindex(1));
+    if (lua_istable(L, -1)) {
+        lua_pushliteral(L, "sent");
+        lua_pushboolean(L, 1);
+        lua_rawset(L, -3);
+    }
+    lua_pop(L, 1);
+}
+
 /* response.send(body): appends body and a newline, as the reference
  * server's ngx.say did. */
 static int r_send(lua_State *L)
@@ -63,7 +80,7 @@ static int r_send(lua_State *L)
         return 0;
     append_value(L, 1, &r->body);
     lusty_buf_putc(&r->body, '\n');
-    r->sent = true;
+    mark_sent(L, r);
     return 0;
 }
 
@@ -118,7 +135,7 @@ static int r_flush(lua_State *L)
     if (!r)
         return 0;
     append_value(L, 1, &r->body);
-    r->sent = true;
+    mark_sent(L, r);
     if (!r->flushed) {
         /* The response table is the box's environment (see bind()). */
         lua_getfenv(L, lua_upvalueindex(1));

@@ -1,7 +1,15 @@
 /* Messages and names of the runtime's error codes, from the X-macro table. */
 #include "lusty/error.h"
 
+#include <stdbool.h>
+#include <string.h>
 #include <uv.h>
+
+/* Whether libuv knows `err` (its codes are negated errno values). */
+static bool is_uv_code(int err)
+{
+    return err < 0 && err > -30000 && strncmp(uv_err_name(err), "Unknown", 7) != 0;
+}
 
 const char *lusty_strerror(int err)
 {
@@ -14,7 +22,7 @@ const char *lusty_strerror(int err)
         LUSTY_ERRNO_MAP(LUSTY__ERR_MSG)
 #undef LUSTY__ERR_MSG
     }
-    return err < 0 && err > -30000 ? uv_strerror(err) : "unknown error";
+    return is_uv_code(err) ? uv_strerror(err) : "unknown error";
 }
 
 const char *lusty_err_name(int err)
@@ -28,5 +36,5 @@ const char *lusty_err_name(int err)
         LUSTY_ERRNO_MAP(LUSTY__ERR_NAME)
 #undef LUSTY__ERR_NAME
     }
-    return err < 0 && err > -30000 ? uv_err_name(err) : "LUSTY_EUNKNOWN";
+    return is_uv_code(err) ? uv_err_name(err) : "LUSTY_EUNKNOWN";
 }

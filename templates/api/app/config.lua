@@ -24,7 +24,8 @@ return {
           { ['users/{userId}'] = 'requests.users.show' },
           { ['users'] = 'requests.users.index' },
           -- Not real URLs: lusty.error.status publishes request:404 and
-          -- request:500 below, which run these two routes.
+          -- request:500 below, which run these two routes. A pattern that
+          -- is a status code is reached only that way (GET /500 is a 404).
           { ['404'] = 'requests.404' },
           { ['500'] = 'requests.500' },
         },

@@ -32,7 +32,8 @@ return {
           { ['users'] = 'requests.users.index' },
           { ['boom'] = 'requests.boom' },
           -- Not real URLs: lusty.error.status publishes request:404 and
-          -- request:500 below, which run these two routes.
+          -- request:500 below, which run these two routes. A pattern that
+          -- is a status code is reached only that way (GET /500 is a 404).
           { ['404'] = 'requests.404' },
           { ['500'] = 'requests.500' },
         },
@@ -61,9 +62,10 @@ return {
 
     -- Order matters: lusty.html must come before lusty.json.output (see the
     -- top of this file). Array entries keep their order; keys would not.
+    -- empty_as_array: an empty list the app builds is sent as [], not {}.
     ['output'] = {
       'lusty.html',
-      'lusty.json.output',
+      { ['lusty.json.output'] = { empty_as_array = true } },
     },
 
     -- Every context.log(...) call is published on log:<level>.

@@ -10,7 +10,9 @@
 -- `empty_as_array = true` encodes every empty table as [] instead of {}
 -- (the data itself is not changed). It sets content-type: application/json
 -- unless a handler set a content type, sends the JSON and ends the publish.
--- When it does not answer, the publish goes on.
+-- When it does not answer, the publish goes on. It never answers once a
+-- body was sent (response.sent), nor for a redirect or 204/304 whose output
+-- is still the empty table the pipeline starts with (see answers()).
 local cjson = require 'cjson'
 local negotiate = require 'lusty.negotiate'
 
@@ -53,6 +55,8 @@ local function acceptsJson(request)
   return ok
 end
 
+local answers = require('lusty.html').answers
+
 local function handler(context)
   local output = context.output
   if emptyAsArray then output = arrays(output, 1) end
@@ -65,7 +69,7 @@ return {
   handler = handler,
   options = {
     predicate = function(context)
-      if context.output == nil then return false end
+      if not answers(context) then return false end
       return always or acceptsJson(context.request)
     end,
   },
