@@ -354,3 +354,25 @@ PY
     assert_output 'slept 0'
     stop_server
 }
+
+@test "a loop in app/config.lua fails the load within the budget; the server serves on and reloads" {
+    start_server --lua-budget 300
+    cp "$APP/app/config.lua" "$BATS_TEST_TMPDIR/config.lua"
+    printf 'while true do end\n' >"$APP/app/config.lua"
+    for _ in $(seq 100); do
+        grep -q 'loading the app exceeded its Lua time budget' "$BATS_TEST_TMPDIR/err" && break
+        sleep 0.05
+    done
+    run -0 get -H 'Accept: application/json' "$(url /tags)"
+    echo "$output" | json_check 'd["status"] == 500 and "app/config.lua:1: loading the app exceeded its Lua time budget of 300 ms" in d["message"]'
+    run -0 get "$(url /static/hello.txt)"
+    [ -n "$output" ]
+    cp "$BATS_TEST_TMPDIR/config.lua" "$APP/app/config.lua"
+    for _ in $(seq 100); do
+        [ "$(get "$(url /tags)")" = '{"tags":["first","second","hash"]}' ] && break
+        sleep 0.05
+    done
+    run -0 get "$(url /tags)"
+    assert_output '{"tags":["first","second","hash"]}'
+    stop_server
+}

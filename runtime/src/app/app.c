@@ -141,10 +141,14 @@ int lusty_app_check(lusty_app_t *app, lusty_app_stats_t *stats, char **err_out)
         stats->subscribers += (unsigned)cJSON_GetArraySize(cJSON_GetObjectItem(ch, "subscribers"));
     }
     cJSON_Delete(arr);
+    /* Raw reads: the app's own metamethods are not run from here, where
+     * an error could not be caught. */
     lua_State *L = lusty_lua_host_state(host);
-    lua_getglobal(L, "lusty");
+    lua_pushliteral(L, "lusty");
+    lua_rawget(L, LUA_GLOBALSINDEX);
     if (lua_istable(L, -1)) {
-        lua_getfield(L, -1, "publishers");
+        lua_pushliteral(L, "publishers");
+        lua_rawget(L, -2);
         if (lua_istable(L, -1))
             stats->publishers = (unsigned)lua_objlen(L, -1);
         lua_pop(L, 1);
