@@ -22,7 +22,10 @@ static void test_no_collision_with_libuv(void **state)
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         /* libuv names every code it knows; ours are not among them. */
         assert_true(codes[i] < -4096 * 4);
-        assert_string_not_equal(lusty_strerror(codes[i]), uv_strerror(codes[i]));
+        char uv[128];
+        uv_strerror_r(codes[i], uv, sizeof uv);
+        assert_non_null(strstr(uv, "Unknown"));
+        assert_string_not_equal(lusty_strerror(codes[i]), uv);
     }
     /* Before, LUSTY_ENOENT was -4, which is also UV_EINTR. */
     assert_int_not_equal(LUSTY_ENOENT, UV_ENOENT);

@@ -5,10 +5,14 @@
 #include <string.h>
 #include <uv.h>
 
-/* Whether libuv knows `err` (its codes are negated errno values). */
+/* Whether libuv knows `err` (its codes are negated errno values). Asked
+ * through the _r form: for a code it does not know, uv_err_name() and
+ * uv_strerror() return a string allocated per call and never freed. */
 static bool is_uv_code(int err)
 {
-    return err < 0 && err > -30000 && strncmp(uv_err_name(err), "Unknown", 7) != 0;
+    char name[64];
+    return err < 0 && err > -30000 &&
+           strncmp(uv_err_name_r(err, name, sizeof name), "Unknown", 7) != 0;
 }
 
 const char *lusty_strerror(int err)
