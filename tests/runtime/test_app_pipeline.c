@@ -1,0 +1,193 @@
+/* Tests of the app pipeline at the C level: raw request bytes in through
+ * the HTTP core's fake client, the app worker (tests/fixtures/app-forms)
+ * as the handler, response bytes out; no sockets. Requests that answer at
+ * once, requests that sleep, a client that leaves while its request
+ * sleeps, and the time budget. Every test ends with the worker freed and
+ * uv_loop_close() returning 0. */
+/* clang-format off: cmocka needs these first, in this order */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#include "../../runtime/src/http/http_internal.h"
+#include "lusty/alloc.h"
+#include "lusty/app.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#ifndef LUSTY_FIXTURES
+#define LUSTY_FIXTURES "tests/fixtures"
+#endif
+
+typedef struct {
+    lusty_http_server_t srv;
+    lusty__http_worker_t w;
+    lusty__http_fake_t fake[2];
+    lusty_app_t *app;
+    lusty_app_worker_t *worker;
+} fixture_t;
+
+static void start(fixture_t *f, uint64_t budget_ms)
+{
+    memset(f, 0, sizeof *f);
+    f->srv.cfg.handler = lusty_app_worker_handle;
+    f->srv.cfg.server_name = "test";
+    lusty_http_limits_fill(&f->srv.cfg.limits);
+    f->w.srv = &f->srv;
+    f->w.max_conns = 16;
+    assert_int_equal(uv_loop_init(&f->w.loop), 0);
+    lusty_app_options_t o = {.root = LUSTY_FIXTURES "/app-forms", .budget_ms = budget_ms};
+    assert_int_equal(lusty_app_new(&f->app, &o), 0);
+    assert_int_equal(lusty_app_worker_new(&f->worker, f->app, &f->w.loop), 0);
+    f->w.handler_data = f->worker;
+}
+
+/* Runs the loop until `cond` holds, for at most three seconds. */
+static bool run_until(fixture_t *f, bool (*cond)(fixture_t *))
+{
+    uint64_t end = uv_hrtime() + 3000000000ull;
+    while (!cond(f)) {
+        if (uv_hrtime() > end)
+            return false;
+        if (uv_run(&f->w.loop, UV_RUN_NOWAIT) == 0 && !cond(f))
+            usleep(1000);
+    }
+    return true;
+}
+
+static bool none_in_flight(fixture_t *f)
+{
+    return lusty_app_worker_in_flight(f->worker) == 0;
+}
+
+static bool conns_freed(fixture_t *f)
+{
+    return f->fake[0].conn == NULL && f->fake[1].conn == NULL;
+}
+
+static void stop(fixture_t *f)
+{
+    for (int i = 0; i < 2; i++)
+        if (f->fake[i].conn)
+            lusty__http_conn_close(f->fake[i].conn);
+    assert_true(run_until(f, conns_freed));
+    lusty_app_worker_free(f->worker);
+    uv_run(&f->w.loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&f->w.loop), 0);
+    lusty_app_free(f->app);
+    lusty_buf_free(&f->w.out);
+    for (int i = 0; i < 2; i++) {
+        lusty_buf_free(&f->fake[i].in);
+        lusty_buf_free(&f->fake[i].out);
+    }
+}
+
+static void send_str(lusty__http_fake_t *c, const char *s)
+{
+    lusty__http_fake_send(c, s, strlen(s));
+}
+
+/* The body of the response received on `c` (after the blank line). */
+static const char *body(const lusty__http_fake_t *c)
+{
+    const char *out = c->out.data ? c->out.data : "";
+    const char *b = strstr(out, "\r\n\r\n");
+    return b ? b + 4 : "";
+}
+
+static bool both_answered(fixture_t *f)
+{
+    return f->fake[0].out.len && f->fake[1].out.len && none_in_flight(f);
+}
+
+static bool first_answered(fixture_t *f)
+{
+    return f->fake[0].out.len && none_in_flight(f);
+}
+
+static void test_request_answered(void **state)
+{
+    (void)state;
+    fixture_t f;
+    start(&f, 0);
+    lusty__http_conn_open_fake(&f.w, &f.fake[0]);
+    send_str(&f.fake[0], "GET /tags HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(run_until(&f, first_answered));
+    assert_non_null(strstr(f.fake[0].out.data, "HTTP/1.1 200 OK\r\n"));
+    assert_string_equal(body(&f.fake[0]), "{\"tags\":[\"first\",\"second\",\"hash\"]}\n");
+    stop(&f);
+}
+
+static bool two_in_flight(fixture_t *f)
+{
+    return lusty_app_worker_in_flight(f->worker) == 2;
+}
+
+static void test_sleeping_requests_overlap(void **state)
+{
+    (void)state;
+    fixture_t f;
+    start(&f, 0);
+    lusty__http_conn_open_fake(&f.w, &f.fake[0]);
+    lusty__http_conn_open_fake(&f.w, &f.fake[1]);
+    uint64_t t0 = uv_hrtime();
+    send_str(&f.fake[0], "GET /nap?s=0.3 HTTP/1.1\r\nHost: t\r\n\r\n");
+    send_str(&f.fake[1], "GET /nap?s=0.3 HTTP/1.1\r\nHost: t\r\n\r\n");
+    /* Both are in flight at once. */
+    assert_true(run_until(&f, two_in_flight));
+    assert_true(run_until(&f, both_answered));
+    uint64_t ms = (uv_hrtime() - t0) / 1000000;
+    assert_string_equal(body(&f.fake[0]), "slept 0.3\n");
+    assert_string_equal(body(&f.fake[1]), "slept 0.3\n");
+    /* One after the other they would take 600 ms. */
+    assert_true(ms < 550);
+    stop(&f);
+}
+
+static bool one_in_flight(fixture_t *f)
+{
+    return lusty_app_worker_in_flight(f->worker) == 1;
+}
+
+static void test_client_leaves_while_sleeping(void **state)
+{
+    (void)state;
+    fixture_t f;
+    start(&f, 0);
+    lusty__http_conn_open_fake(&f.w, &f.fake[0]);
+    send_str(&f.fake[0], "GET /nap?s=5 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(run_until(&f, one_in_flight));
+    /* The client goes: the request is cancelled at once, nothing written. */
+    lusty__http_fake_end(&f.fake[0]);
+    assert_true(run_until(&f, none_in_flight));
+    assert_int_equal(f.fake[0].out.len, 0);
+    stop(&f);
+}
+
+static void test_budget_stops_compiled_loop(void **state)
+{
+    (void)state;
+    fixture_t f;
+    start(&f, 200);
+    lusty__http_conn_open_fake(&f.w, &f.fake[0]);
+    send_str(&f.fake[0], "GET /spin HTTP/1.1\r\nHost: t\r\nAccept: application/json\r\n\r\n");
+    assert_true(run_until(&f, first_answered));
+    assert_non_null(strstr(f.fake[0].out.data, "HTTP/1.1 500 "));
+    assert_non_null(
+        strstr(body(&f.fake[0]), "spin.lua:5: request exceeded its Lua time budget of 200 ms"));
+    stop(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_request_answered),
+        cmocka_unit_test(test_sleeping_requests_overlap),
+        cmocka_unit_test(test_client_leaves_while_sleeping),
+        cmocka_unit_test(test_budget_stops_compiled_loop),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
