@@ -73,3 +73,39 @@ setup() {
     [[ "$stderr" == "lusty: error: cannot load the app: "*"module 'missing.module' not found"* ]]
     [ -z "$output" ]
 }
+
+@test "exec scripts can wait: lusty.sleep, inline modules that sleep, timers run before exit" {
+    mkdir -p p/app
+    echo '{"name":"p"}' > p/lusty.json
+    echo 'return {}' > p/app/config.lua
+    printf 'lusty.sleep(0.01)\nreturn "woke " .. tostring(config.x)\n' > p/app/sleepy.lua
+    cat > p/t.lua <<'LUA'
+local util = require 'lusty.util'
+lusty.timer(0.2, function() print('timer') end)
+lusty.sleep(0.01)
+print(util.inline('sleepy', { config = { x = 1 } }))
+LUA
+    cd p
+    run -0 --separate-stderr lusty exec t.lua
+    assert_output $'woke 1\ntimer'
+}
+
+@test "a module that fails to load is not read again until the code changes" {
+    mkdir -p p/app
+    echo '{"name":"p"}' > p/lusty.json
+    echo 'return {}' > p/app/config.lua
+    printf 'return (' > p/app/broken.lua
+    cat > p/t.lua <<'LUA'
+local util = require 'lusty.util'
+print(pcall(util.inline, 'broken'))
+local f = io.open('app/broken.lua', 'w') f:write('return 1') f:close()
+print(pcall(util.inline, 'broken'))
+util.clearCache()
+print(pcall(util.inline, 'broken'))
+LUA
+    cd p
+    run -0 --separate-stderr lusty exec t.lua
+    assert_line --index 0 --partial 'app/broken.lua:1: unexpected symbol'
+    assert_line --index 1 --partial 'app/broken.lua:1: unexpected symbol'
+    assert_line --index 2 'true	1'
+}

@@ -98,31 +98,42 @@ static void prepare(lua_State *L, const char **names, size_t *count)
             lusty_buf_puts(&prefix, " = ...; ");
         int rc = lusty__lua_load_module(L, S, module, prefix.data);
         lusty_buf_free(&prefix);
-        if (rc)
+        if (rc) {
+            /* A module that fails to load fails the same way until the
+             * code changes (a reload makes a new host, and a new cache):
+             * the file is not read again on every request. */
+            lua_createtable(L, 0, 1);
+            lua_pushvalue(L, -2);
+            lua_setfield(L, -2, "error");
+            lua_pushvalue(L, -3);
+            lua_insert(L, -2);
+            lua_rawset(L, cache);
             lua_error(L);
+        }
         lua_pushvalue(L, -2);
         lua_pushvalue(L, -2);
         lua_rawset(L, cache);
+    } else if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "error");
+        lua_error(L);
     }
     lua_remove(L, cache); /* key, fn */
     lua_insert(L, -2);    /* fn, key */
 }
 
-/* inline(moduleName[, env]) -> what the module's chunk returns */
-static int util_inline(lua_State *L)
-{
-    const char *names[MAX_NAMES];
-    size_t n;
-    lua_settop(L, 2);
-    prepare(L, names, &n);
-    lua_pop(L, 1); /* the key */
-    int fn = lua_gettop(L);
-    lua_checkstack(L, (int)n + 4);
-    for (size_t i = 0; i < n; i++)
-        lua_getfield(L, 2, names[i]);
-    lua_call(L, (int)n, LUA_MULTRET);
-    return lua_gettop(L) - fn + 1;
-}
+/* inline(moduleName[, env]) -> what the module's chunk returns. Lua, not
+ * C, so that the module's chunk runs with no C call below it and may wait
+ * (lusty.sleep) like any code of a request. */
+static const char inline_source[] =
+    "local compile, unpack = ...\n"
+    "return function(name, env)\n"
+    "  local fn, _, names = compile(name, env)\n"
+    "  local n = #names\n"
+    "  if n == 0 then return fn() end\n"
+    "  local values = {}\n"
+    "  for i = 1, n do values[i] = env[names[i]] end\n"
+    "  return fn(unpack(values, 1, n))\n"
+    "end\n";
 
 /* compile(moduleName[, env]) -> fn, key, names: what inline() would run,
  * without running it: the compiled chunk (from the same cache), its key in
@@ -160,12 +171,15 @@ int lusty__lua_open_util(lua_State *L)
     lua_rawseti(L, -2, 1);
     lua_pushlightuserdata(L, S);
     lua_pushvalue(L, -2);
-    lua_pushcclosure(L, util_inline, 2);
-    lua_setfield(L, -3, "inline");
-    lua_pushlightuserdata(L, S);
-    lua_pushvalue(L, -2);
     lua_pushcclosure(L, util_compile, 2);
-    lua_setfield(L, -3, "compile");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -4, "compile");
+    if (luaL_loadbuffer(L, inline_source, sizeof inline_source - 1, "=<lusty.util.inline>") != 0)
+        return lua_error(L);
+    lua_insert(L, -2);
+    lua_getglobal(L, "unpack");
+    lua_call(L, 2, 1);
+    lua_setfield(L, -3, "inline");
     /* The holder itself, as `cache`: cache[1] is the current cache table
      * (clearCache replaces it). */
     lua_pushvalue(L, -1);
