@@ -376,3 +376,15 @@ PY
     assert_output '{"tags":["first","second","hash"]}'
     stop_server
 }
+
+@test "a reload names the file that changed" {
+    start_server_in "$APP"
+    sed -i 's/^/ /' "$APP/app/handlers/tag.lua"
+    for _ in $(seq 100); do
+        grep -q 'reloaded' "$BATS_TEST_TMPDIR/out" && break
+        sleep 0.05
+    done
+    run cat "$BATS_TEST_TMPDIR/out"
+    assert_output --regexp '[0-9:]+ reloaded app/handlers/tag\.lua'
+    stop_server
+}

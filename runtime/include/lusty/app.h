@@ -35,7 +35,8 @@ typedef struct lusty_app_worker lusty_app_worker_t;
 
 /* What the report callback is told about. */
 typedef enum {
-    LUSTY_APP_LOADED,      /* new code loaded after a change: message is a summary */
+    LUSTY_APP_LOADED,      /* new code loaded after a change: message names what
+                              changed ("app/x.lua", "app/x.lua and 2 more") */
     LUSTY_APP_LOAD_FAILED, /* the app failed to load: "file:line: message" */
     LUSTY_APP_ERROR,       /* a request failed and the runtime answered 500:
                               the message and its traceback */

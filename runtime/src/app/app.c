@@ -71,6 +71,9 @@ void lusty_app_free(lusty_app_t *app)
     if (!app)
         return;
     pthread_mutex_destroy(&app->lock);
+    for (unsigned i = 0; i < app->nchanged; i++)
+        lusty_free(app->changed_files[i]);
+    lusty_free(app->changed);
     lusty_free(app->root);
     lusty_free(app->app_file);
     lusty_free(app->host);
@@ -222,10 +225,15 @@ static void switch_gen(lusty_app_worker_t *w, unsigned gen)
     w->cur = g;
     lusty__app_gen_release(old);
     if (gen != 0 && first_to_report(app, gen)) {
-        if (g->error)
+        if (g->error) {
             lusty__app_report(app, LUSTY_APP_LOAD_FAILED, g->error);
-        else
-            lusty__app_report(app, LUSTY_APP_LOADED, app->app_file);
+        } else {
+            pthread_mutex_lock(&app->lock);
+            char *what = lusty_strdup(app->changed ? app->changed : app->app_file);
+            pthread_mutex_unlock(&app->lock);
+            lusty__app_report(app, LUSTY_APP_LOADED, what);
+            lusty_free(what);
+        }
     }
 }
 

@@ -28,6 +28,8 @@ typedef struct lusty__app_gen {
 
 typedef struct lusty__app_watch lusty__app_watch_t;
 
+#define LUSTY__APP_MAX_CHANGED 16
+
 struct lusty_app {
     char *root;
     size_t root_len;
@@ -47,7 +49,13 @@ struct lusty_app {
     lusty__app_watch_t *watches;
     uv_timer_t *debounce;
 
-    pthread_mutex_t lock; /* guards `workers` */
+    /* The files changed since the last reload (watcher only), and what the
+     * last reload was for ("app/x.lua and 2 more", guarded by `lock`). */
+    char *changed_files[LUSTY__APP_MAX_CHANGED];
+    unsigned nchanged, changed_more;
+    char *changed;
+
+    pthread_mutex_t lock; /* guards `workers` and `changed` */
     struct lusty_app_worker *workers;
 };
 

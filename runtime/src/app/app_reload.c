@@ -46,12 +46,63 @@ static bool root_relevant(const char *name)
 
 static void on_debounce(uv_timer_t *t);
 
+/* Notes a changed file (relative to the root) for the reload's report. */
+static void note_change(lusty_app_t *app, const lusty__app_watch_t *wt, const char *name)
+{
+    const char *dir = wt->dir + app->root_len;
+    while (*dir == '/')
+        dir++;
+    char *rel = name ? lusty_asprintf("%s%s%s", dir, *dir ? "/" : "", name)
+                     : lusty_strdup(*dir ? dir : ".");
+    for (unsigned i = 0; i < app->nchanged; i++) {
+        if (strcmp(app->changed_files[i], rel) == 0) {
+            lusty_free(rel);
+            return;
+        }
+    }
+    if (app->nchanged == LUSTY__APP_MAX_CHANGED) {
+        app->changed_more++;
+        lusty_free(rel);
+        return;
+    }
+    app->changed_files[app->nchanged++] = rel;
+}
+
+/* What changed, for the console ("app/x.lua", "app/x.lua and 2 more"):
+ * files that still exist (an editor's or sed's temporary files are gone
+ * by now), else whatever was seen. Forgets the list. */
+static char *changed_summary(lusty_app_t *app)
+{
+    const char *first = NULL;
+    unsigned more = app->changed_more;
+    for (unsigned i = 0; i < app->nchanged; i++) {
+        char *abs = lusty_asprintf("%s/%s", app->root, app->changed_files[i]);
+        struct stat st;
+        if (stat(abs, &st) == 0) {
+            if (first)
+                more++;
+            else
+                first = app->changed_files[i];
+        }
+        lusty_free(abs);
+    }
+    if (!first)
+        first = app->nchanged ? app->changed_files[0] : app->app_file;
+    char *out = more ? lusty_asprintf("%s and %u more", first, more) : lusty_strdup(first);
+    for (unsigned i = 0; i < app->nchanged; i++)
+        lusty_free(app->changed_files[i]);
+    app->nchanged = 0;
+    app->changed_more = 0;
+    return out;
+}
+
 static void on_fs_event(uv_fs_event_t *h, const char *name, int events, int status)
 {
     (void)events;
     lusty__app_watch_t *wt = h->data;
     if (status < 0 || ignored(name) || (wt->root && !root_relevant(name)))
         return;
+    note_change(wt->app, wt, name);
     uv_timer_start(wt->app->debounce, on_debounce, DEBOUNCE_MS, 0);
 }
 
@@ -151,6 +202,11 @@ static void on_debounce(uv_timer_t *t)
 {
     lusty_app_t *app = t->data;
     scan(app);
+    char *what = changed_summary(app);
+    pthread_mutex_lock(&app->lock);
+    lusty_free(app->changed);
+    app->changed = what;
+    pthread_mutex_unlock(&app->lock);
     atomic_fetch_add(&app->gen, 1);
     pthread_mutex_lock(&app->lock);
     for (lusty_app_worker_t *w = app->workers; w; w = w->next)
