@@ -109,3 +109,28 @@ LUA
     assert_line --index 1 --partial 'app/broken.lua:1: unexpected symbol'
     assert_line --index 2 'true	1'
 }
+
+@test "out of file descriptors, a module that exists is reported as such, not as missing" {
+    mkdir -p p/app
+    echo '{"name":"p"}' > p/lusty.json
+    echo 'return {}' > p/app/config.lua
+    echo 'return 42' > p/app/present.lua
+    cat > p/t.lua <<'LUA'
+local held = {}
+while true do
+  local f = io.open('lusty.json')
+  if not f then break end
+  held[#held + 1] = f
+end
+local ok, err = pcall(require, 'present')
+for _, f in ipairs(held) do f:close() end
+print(ok, err)
+print(require('present'))
+LUA
+    cd p
+    run -0 --separate-stderr lusty exec t.lua
+    assert_output --partial "cannot open '"
+    assert_output --partial "present.lua': too many open files"
+    refute_output --partial 'not found'
+    assert_line '42'
+}

@@ -153,11 +153,12 @@ char *lusty__lua_search(const char *path, const char *name, lusty_buf_t *tried)
             }
         }
         if (len) {
-            FILE *f = fopen(file.data, "r");
-            if (f) {
-                fclose(f);
+            /* stat, not fopen: with the process out of descriptors a file
+             * that exists must still be found (opening it then says what
+             * is wrong), not reported as missing. */
+            struct stat st;
+            if (stat(file.data, &st) == 0 && S_ISREG(st.st_mode))
                 return lusty_buf_detach(&file, NULL);
-            }
             if (tried)
                 lusty_buf_printf(tried, "\n\tno file '%s'", file.data);
         }
