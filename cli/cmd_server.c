@@ -1,11 +1,11 @@
 /* lusty server: serve a project over HTTP.
  *
  * Reads the project's lusty.json (server.host, server.port, server.static,
- * server.limits, server.lua_budget_ms, app), starts the runtime's HTTP
- * server with a handler that serves the static folders and passes
- * everything else to the app (lusty/app.h: one Lua host per worker, live
- * reload, time budget), prints an access log and what the app reports, and
- * stops gracefully on SIGINT/SIGTERM. It runs in lusty-serve when that lean
+ * server.limits, server.lua_budget_ms, app) and hands them to the runtime's
+ * lusty/serve.h, which serves the static folders and the app (one Lua host
+ * per worker, live reload, time budget). This file prints the start-up
+ * block, the access log and what the server reports, and stops gracefully
+ * on SIGINT/SIGTERM. It runs in lusty-serve when that lean
  * binary is there (see serve_exec.h). */
 #include "cmd.h"
 #include "error.h"
@@ -20,16 +20,13 @@
 #include "lusty/error.h"
 #include "lusty/http.h"
 #include "lusty/log.h"
-#include "lusty/static_files.h"
+#include "lusty/serve.h"
 
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -86,12 +83,10 @@ typedef struct {
 } server_args_t;
 
 typedef struct {
-    lusty_static_t *files;
-    lusty_app_t *app;
     bool json;
     bool quiet;
     pthread_mutex_t log_lock;
-    lusty_http_server_t *srv;
+    lusty_serve_t *srv;
     uv_signal_t sigint, sigterm;
     int signals;
     int status;
@@ -184,9 +179,8 @@ static bool read_conf(const cli_project_t *p, server_conf_t *c)
     return true;
 }
 
-/* Mounts server.static; folders that do not exist are skipped with a
- * warning, so that deleting one does not stop the whole app. */
-static bool mount_static(const cli_project_t *p, lusty_static_t *files, lusty_buf_t *listing)
+/* Reads server.static into mounts (borrowing the manifest's strings). */
+static bool read_static(const cli_project_t *p, lusty_serve_mount_t **out, size_t *n)
 {
     const cJSON *st = cli_project_get(p, "server.static");
     if (!st)
@@ -194,6 +188,7 @@ static bool mount_static(const cli_project_t *p, lusty_static_t *files, lusty_bu
     if (!cJSON_IsObject(st))
         return bad_manifest(p, "%s must be an object mapping URL prefixes to folders",
                             "server.static");
+    *out = lusty_calloc((size_t)cJSON_GetArraySize(st) + 1, sizeof **out);
     for (const cJSON *it = st->child; it; it = it->next) {
         if (!cJSON_IsString(it)) {
             char *key = lusty_asprintf("server.static[\"%s\"]", it->string);
@@ -201,22 +196,7 @@ static bool mount_static(const cli_project_t *p, lusty_static_t *files, lusty_bu
             lusty_free(key);
             return false;
         }
-        char *dir = cli_project_path(p, it->valuestring);
-        int err = lusty_static_add(files, it->string, dir);
-        if (err == LUSTY_EINVAL) {
-            char *key = lusty_asprintf("server.static prefix '%s'", it->string);
-            bad_manifest(p, "%s is not a plain URL path", key);
-            lusty_free(key);
-            lusty_free(dir);
-            return false;
-        }
-        if (err)
-            cli_warning("static folder '%s' (for '%s') cannot be opened: %s; not serving it", dir,
-                        it->string, err == LUSTY_ENOENT ? "no such folder" : lusty_strerror(err));
-        else
-            lusty_buf_printf(listing, "%s%s -> %s", listing->len ? ", " : "", it->string,
-                             it->valuestring);
-        lusty_free(dir);
+        (*out)[(*n)++] = (lusty_serve_mount_t){.prefix = it->string, .folder = it->valuestring};
     }
     return true;
 }
@@ -286,74 +266,39 @@ static void log_sink(void *data, lusty_log_level_t level, const char *module, co
     fprintf(stderr, "%s %s: %s\n", lusty_log_level_name(level), module, message);
 }
 
-/* ---- serving ---- */
-
-/* The handler data of one worker. */
-typedef struct {
-    server_ctx_t *ctx;
-    lusty_app_worker_t *app;
-} worker_t;
-
-static void handle(void *data, const lusty_http_request_t *req, lusty_http_response_t *res)
+/* What the server reports: load errors and unanswered request errors go
+ * to stderr (also with --quiet), reloads to stdout. */
+static void serve_report(void *data, const lusty_serve_event_t *e)
 {
-    worker_t *w = data;
-    if (lusty_static_serve(w->ctx->files, req, res))
-        return;
-    lusty_app_worker_handle(w->app, req, res);
-}
-
-static int worker_start(void *data, unsigned worker, uv_loop_t *loop, void **handler_data)
-{
-    (void)worker;
     server_ctx_t *ctx = data;
-    worker_t *w = lusty_calloc(1, sizeof *w);
-    w->ctx = ctx;
-    int err = lusty_app_worker_new(&w->app, ctx->app, loop);
-    if (err) {
-        lusty_free(w);
-        return err;
+    if (e->kind == LUSTY_SERVE_STATIC_SKIPPED) {
+        cli_warning("static folder '%s' (for '%s') cannot be opened: %s; not serving it", e->path,
+                    e->prefix, e->err == LUSTY_ENOENT ? "no such folder" : lusty_strerror(e->err));
+        return;
     }
-    *handler_data = w;
-    return 0;
-}
-
-static void worker_stop(void *data, unsigned worker, uv_loop_t *loop, void *handler_data)
-{
-    (void)data;
-    (void)worker;
-    (void)loop;
-    worker_t *w = handler_data;
-    if (!w)
-        return;
-    lusty_app_worker_free(w->app);
-    lusty_free(w);
-}
-
-/* What the app reports: load errors and unanswered request errors go to
- * stderr (also with --quiet), reloads to stdout. */
-static void app_report(void *data, lusty_app_report_t kind, const char *message)
-{
-    server_ctx_t *ctx = data;
+    const char *message = e->message;
     char stamp[16];
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
     pthread_mutex_lock(&ctx->log_lock);
-    switch (kind) {
-    case LUSTY_APP_LOADED:
+    switch (e->kind) {
+    case LUSTY_SERVE_STATIC_SKIPPED:
+        break;
+    case LUSTY_SERVE_APP_LOADED:
         if (!ctx->quiet && !ctx->json) {
             printf("%s%s%s reloaded %s\n", cli_term_dim(stdout), stamp, cli_term_reset(stdout),
                    message);
             fflush(stdout);
         }
         break;
-    case LUSTY_APP_LOAD_FAILED:
+    case LUSTY_SERVE_APP_LOAD_FAILED:
         fprintf(stderr, "%s%s%s %sthe app failed to load:%s %s\n", cli_term_dim(stderr), stamp,
                 cli_term_reset(stderr), cli_term_red(stderr), cli_term_reset(stderr), message);
         break;
-    case LUSTY_APP_ERROR:
-    case LUSTY_APP_BUDGET:
+    case LUSTY_SERVE_APP_ERROR:
+    case LUSTY_SERVE_APP_BUDGET:
         fprintf(stderr, "%s%s%s %serror:%s %s\n", cli_term_dim(stderr), stamp,
                 cli_term_reset(stderr), cli_term_red(stderr), cli_term_reset(stderr), message);
         break;
@@ -367,12 +312,11 @@ static void on_signal_closed(uv_handle_t *h)
     (void)h;
 }
 
-static void on_done(lusty_http_server_t *srv, int status, void *data)
+static void on_done(lusty_serve_t *srv, int status, void *data)
 {
     (void)srv;
     server_ctx_t *ctx = data;
     ctx->status = status;
-    lusty_app_stop(ctx->app);
     uv_close((uv_handle_t *)&ctx->sigint, on_signal_closed);
     uv_close((uv_handle_t *)&ctx->sigterm, on_signal_closed);
 }
@@ -392,22 +336,7 @@ static void on_signal(uv_signal_t *h, int signum)
         printf("Stopping: finishing in-flight requests (Ctrl-C again to quit now)\n");
         fflush(stdout);
     }
-    lusty_http_server_stop(ctx->srv);
-}
-
-/* Turns a host name into the numeric address the runtime binds. */
-static char *numeric_host(const char *host)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
-    if (getaddrinfo(host, NULL, &hints, &ai) != 0 || !ai)
-        return NULL;
-    char buf[INET6_ADDRSTRLEN] = "";
-    if (ai->ai_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, buf, sizeof(buf));
-    else if (ai->ai_family == AF_INET6)
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, buf, sizeof(buf));
-    freeaddrinfo(ai);
-    return buf[0] ? lusty_strdup(buf) : NULL;
+    lusty_serve_stop(ctx->srv);
 }
 
 static void print_banner(const server_ctx_t *ctx, const cli_project_t *p, const char *url,
@@ -459,16 +388,24 @@ static void print_banner(const server_ctx_t *ctx, const cli_project_t *p, const 
     fflush(stdout);
 }
 
+/* "/ -> public, /x -> y" for the start-up block. */
+static void list_static(const lusty_serve_stats_t *st, lusty_buf_t *out)
+{
+    for (size_t i = 0; i < st->nserved; i++)
+        lusty_buf_printf(out, "%s%s -> %s", i ? ", " : "", st->served[i].prefix,
+                         st->served[i].folder);
+}
+
 static int run_server(const server_args_t *a)
 {
     int rc = CLI_EXIT_FAILURE;
     cli_project_t *p = NULL;
-    char *err = NULL, *host = NULL, *url = NULL;
+    char *err = NULL;
     server_conf_t conf = {0};
+    lusty_serve_mount_t *mounts = NULL;
+    size_t nmounts = 0;
     lusty_buf_t statics = LUSTY_BUF_INIT;
     server_ctx_t ctx = {.quiet = a->quiet};
-    char *app_err = NULL;
-    lusty_app_stats_t stats = {0};
     pthread_mutex_init(&ctx.log_lock, NULL);
     uv_loop_t loop;
     bool loop_ready = false;
@@ -507,21 +444,7 @@ static int run_server(const server_args_t *a)
             cli_hint("run 'lusty init' to create a project, or give its folder: lusty server DIR");
         goto cleanup;
     }
-    if (cli_project_check(p) != 0 || !read_conf(p, &conf))
-        goto cleanup;
-    if (port < 0)
-        port = conf.port;
-    const char *host_text = a->host ? a->host : getenv("LUSTY_HOST");
-    if (!host_text || !host_text[0])
-        host_text = conf.host;
-    host = numeric_host(host_text);
-    if (!host) {
-        cli_error("cannot listen on '%s': unknown host", host_text);
-        cli_hint("use an address such as 127.0.0.1, 0.0.0.0 or ::1");
-        goto cleanup;
-    }
-    lusty_static_new(&ctx.files);
-    if (!mount_static(p, ctx.files, &statics))
+    if (cli_project_check(p) != 0 || !read_conf(p, &conf) || !read_static(p, &mounts, &nmounts))
         goto cleanup;
     long budget = conf.budget_ms;
     if (a->budget && !cli_parse_int(a->budget, 0, 86400000, &budget)) {
@@ -530,46 +453,54 @@ static int run_server(const server_args_t *a)
         rc = CLI_EXIT_USAGE;
         goto cleanup;
     }
-    lusty_app_options_t app_opts = {
+    if (port < 0)
+        port = conf.port;
+    const char *host_text = a->host ? a->host : getenv("LUSTY_HOST");
+    if (!host_text || !host_text[0])
+        host_text = conf.host;
+    lusty_serve_options_t opts = {
         .root = p->dir,
+        .host = host_text,
+        .port = (int)port,
+        .workers = (unsigned)workers,
+        .mounts = mounts,
+        .nmounts = nmounts,
         .app = conf.app,
         .reload = !a->no_reload,
         .budget_ms = (uint64_t)budget,
-        .host = host,
-        .report = app_report,
+        .limits = conf.limits,
+        .access_log = a->quiet ? NULL : access_log,
+        .access_log_data = &ctx,
+        .report = serve_report,
         .report_data = &ctx,
     };
-    lusty_app_new(&ctx.app, &app_opts);
-    const char *app_file = conf.app ? conf.app : "app/config.lua";
-    /* App code never stops the server: a load error is shown, and served
-     * as the error page until the code is fixed. */
-    lusty_app_check(ctx.app, &stats, &app_err);
+    int serr = lusty_serve_new(&ctx.srv, &opts, &err);
+    if (serr == LUSTY_ENOENT) {
+        cli_error("cannot listen on '%s': unknown host", host_text);
+        cli_hint("use an address such as 127.0.0.1, 0.0.0.0 or ::1");
+        goto cleanup;
+    }
+    if (serr) {
+        cli_error("invalid '%s': %s", p->manifest_path, err ? err : lusty_strerror(serr));
+        goto cleanup;
+    }
+    lusty_serve_stats_t stats;
+    lusty_serve_stats(ctx.srv, &stats);
 
     lusty_log_set_sink(log_sink, NULL);
-    lusty_http_config_t cfg = {
-        .host = host,
-        .port = (int)port,
-        .workers = (unsigned)workers,
-        .limits = conf.limits,
-        .handler = handle,
-        .worker_start = worker_start,
-        .worker_stop = worker_stop,
-        .worker_data = &ctx,
-        .access_log = (a->quiet) ? NULL : access_log,
-        .access_log_data = &ctx,
-    };
-    int serr = lusty_http_server_new(&ctx.srv, &cfg);
+    serr = lusty_serve_listen(ctx.srv);
     if (serr == UV_EADDRINUSE) {
         cli_error("port %ld is in use (try --port 0 or --port N)", port);
         goto cleanup;
     }
     if (serr) {
-        cli_error("cannot listen on %s port %ld: %s", host, port,
+        cli_error("cannot listen on %s port %ld: %s", stats.host, port,
                   serr == LUSTY_EINVAL ? "invalid address" : lusty_strerror(serr));
         if (serr == UV_EACCES)
             cli_hint("ports below 1024 need privileges; try --port 8080");
         goto cleanup;
     }
+    lusty_serve_stats(ctx.srv, &stats);
     /* Writing to a socket the client closed must be an error, not death. */
     signal(SIGPIPE, SIG_IGN);
     uv_loop_init(&loop);
@@ -580,18 +511,15 @@ static int run_server(const server_args_t *a)
     uv_signal_start(&ctx.sigint, on_signal, SIGINT);
     uv_signal_start(&ctx.sigterm, on_signal, SIGTERM);
 
-    bool v6 = strchr(host, ':') != NULL;
-    url = lusty_asprintf("http://%s%s%s:%d/", v6 ? "[" : "", host, v6 ? "]" : "",
-                         lusty_http_server_port(ctx.srv));
-    lusty_app_set_port(ctx.app, lusty_http_server_port(ctx.srv));
-    print_banner(&ctx, p, url, (unsigned)workers, statics.data ? statics.data : "", app_file,
-                 &stats, !a->no_reload, budget);
-    if (app_err)
-        app_report(&ctx, LUSTY_APP_LOAD_FAILED, app_err);
-    lusty_app_start(ctx.app, &loop);
-    serr = lusty_http_server_start(ctx.srv, &loop, on_done, &ctx);
+    list_static(&stats, &statics);
+    print_banner(&ctx, p, stats.url, (unsigned)workers, statics.data ? statics.data : "",
+                 stats.app_file, &stats.app, !a->no_reload, budget);
+    if (stats.app_error) {
+        lusty_serve_event_t e = {.kind = LUSTY_SERVE_APP_LOAD_FAILED, .message = stats.app_error};
+        serve_report(&ctx, &e);
+    }
+    serr = lusty_serve_start(ctx.srv, &loop, on_done, &ctx);
     if (serr) {
-        lusty_app_stop(ctx.app);
         cli_error("cannot start the server: %s", lusty_strerror(serr));
         uv_close((uv_handle_t *)&ctx.sigint, NULL);
         uv_close((uv_handle_t *)&ctx.sigterm, NULL);
@@ -605,18 +533,14 @@ static int run_server(const server_args_t *a)
     }
     rc = CLI_EXIT_OK;
 cleanup:
-    lusty_http_server_free(ctx.srv);
+    lusty_serve_free(ctx.srv);
     if (loop_ready)
         uv_loop_close(&loop);
-    lusty_static_free(ctx.files);
-    lusty_app_free(ctx.app);
-    lusty_free(app_err);
     lusty_log_set_sink(NULL, NULL);
     pthread_mutex_destroy(&ctx.log_lock);
     lusty_buf_free(&statics);
+    lusty_free(mounts);
     lusty_free(conf.host);
-    lusty_free(url);
-    lusty_free(host);
     lusty_free(err);
     cli_project_free(p);
     return rc;
