@@ -435,8 +435,6 @@ int lusty_lua_host_new(lusty_lua_host_t **out, const lusty_lua_options_t *opts, 
     h->S.L = L;
     luaL_openlibs(L);
     lusty__lua_budget_open(L, &h->S);
-    lua_pushboolean(L, 0);
-    h->S.done_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushlightuserdata(L, (void *)&key_state);
     lua_pushlightuserdata(L, &h->S);
     lua_rawset(L, LUA_REGISTRYINDEX);
@@ -463,6 +461,12 @@ void lusty_lua_host_free(lusty_lua_host_t *h)
 {
     if (!h)
         return;
+    if (h->S.in_done) {
+        /* Freed from a task's done callback: lua_task.c finishes the job
+         * once the callback has returned. */
+        h->S.free_pending = true;
+        return;
+    }
     /* Tasks and timers hold references into the state. */
     lusty__lua_tasks_close(&h->S);
     lua_close(h->L);

@@ -16,6 +16,8 @@
 #include <uv.h>
 
 typedef struct lusty__lua_clock lusty__lua_clock_t;
+
+#define LUSTY__LUA_SPARE_COROUTINES 32
 struct lusty_lua_task;
 struct lusty__lua_timer;
 
@@ -34,7 +36,16 @@ typedef struct {
     size_t waiting;
     struct lusty__lua_timer *timers;
     const char *task_what; /* what the next task started is, for messages */
-    int done_ref;          /* the coroutine of the task that finished last */
+    /* Coroutines of tasks that returned, kept for the next tasks (a new
+     * one costs an allocation and stack growth on every request). */
+    lua_State *spare_co[LUSTY__LUA_SPARE_COROUTINES];
+    int spare_ref[LUSTY__LUA_SPARE_COROUTINES];
+    int nspare;
+    /* A task's `done` callback is running: lusty_lua_host_free() called
+     * from it (the last request of an old generation) waits until it
+     * returns. */
+    int in_done;
+    bool free_pending;
     /* The time budget (lua_budget.c): the host's clock, and whether a run
      * under a budget is on (runs do not nest their budgets). */
     lusty__lua_clock_t *clock;

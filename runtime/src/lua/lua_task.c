@@ -119,16 +119,27 @@ static void finish(lusty_lua_task_t *t, int status)
     if (status)
         take_error(t);
     /* `done` may end the last use of the host (a request on an old
-     * generation frees it), so the task lets go of the state first: the
-     * coroutine stays anchored in one registry slot, reused by the next
-     * task that finishes, until then. */
-    lua_State *L = t->S->L;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, t->co_ref);
-    lua_rawseti(L, LUA_REGISTRYINDEX, t->S->done_ref);
-    luaL_unref(L, LUA_REGISTRYINDEX, t->co_ref);
-    t->co_ref = LUA_NOREF;
+     * generation frees it): the free waits until `done` returns. */
+    lusty__lua_t *S = t->S;
+    S->in_done++;
     if (t->done)
         t->done(t, status ? LUSTY_ERUNTIME : 0, t->data);
+    S->in_done--;
+    if (S->free_pending && S->in_done == 0) {
+        lusty_free(t->error);
+        lusty_free(t);
+        S->free_pending = false;
+        lusty_lua_host_free(S->host);
+        return;
+    }
+    /* A coroutine that returned can start the next task. */
+    if (status == 0 && S->nspare < LUSTY__LUA_SPARE_COROUTINES) {
+        lua_settop(t->co, 0);
+        S->spare_co[S->nspare] = t->co;
+        S->spare_ref[S->nspare] = t->co_ref;
+        S->nspare++;
+        t->co_ref = LUA_NOREF;
+    }
     free_task(t);
 }
 
@@ -181,8 +192,14 @@ int lusty_lua_task_start(lusty_lua_task_t **out, lusty_lua_host_t *h, int nargs,
     t->what = S->task_what ? S->task_what : "request";
     t->done = done;
     t->data = data;
-    t->co = lua_newthread(L);
-    t->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (S->nspare > 0) {
+        S->nspare--;
+        t->co = S->spare_co[S->nspare];
+        t->co_ref = S->spare_ref[S->nspare];
+    } else {
+        t->co = lua_newthread(L);
+        t->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
     /* The function and its arguments move to the coroutine. */
     lua_xmove(L, t->co, nargs + 1);
     if (resume_task(t, nargs))
