@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -90,6 +91,7 @@ typedef struct {
     uv_signal_t sigint, sigterm;
     int signals;
     int status;
+    char *last_error; /* the last request error printed in full (log_lock) */
 } server_ctx_t;
 
 /* ---- configuration from lusty.json ---- */
@@ -287,6 +289,8 @@ static void serve_report(void *data, const lusty_serve_event_t *e)
     case LUSTY_SERVE_STATIC_SKIPPED:
         break;
     case LUSTY_SERVE_APP_LOADED:
+        lusty_free(ctx->last_error);
+        ctx->last_error = NULL;
         if (!ctx->quiet && !ctx->json) {
             printf("%s%s%s reloaded %s\n", cli_term_dim(stdout), stamp, cli_term_reset(stdout),
                    message);
@@ -298,10 +302,26 @@ static void serve_report(void *data, const lusty_serve_event_t *e)
                 cli_term_reset(stderr), cli_term_red(stderr), cli_term_reset(stderr), message);
         break;
     case LUSTY_SERVE_APP_ERROR:
-    case LUSTY_SERVE_APP_BUDGET:
+    case LUSTY_SERVE_APP_BUDGET: {
+        /* "METHOD TARGET: message\ntraceback": the same message and
+         * traceback as the last one (a broken file hit by every request)
+         * is printed as one line, not in full again. */
+        const char *what = strstr(message, ": ");
+        what = what ? what + 2 : message;
+        if (ctx->last_error && strcmp(ctx->last_error, what) == 0) {
+            const char *nl = strchr(message, '\n');
+            int len = nl ? (int)(nl - message) : (int)strlen(message);
+            fprintf(stderr, "%s%s%s %serror:%s %.*s (the same error again)\n",
+                    cli_term_dim(stderr), stamp, cli_term_reset(stderr), cli_term_red(stderr),
+                    cli_term_reset(stderr), len, message);
+            break;
+        }
+        lusty_free(ctx->last_error);
+        ctx->last_error = lusty_strdup(what);
         fprintf(stderr, "%s%s%s %serror:%s %s\n", cli_term_dim(stderr), stamp,
                 cli_term_reset(stderr), cli_term_red(stderr), cli_term_reset(stderr), message);
         break;
+    }
     }
     fflush(stderr);
     pthread_mutex_unlock(&ctx->log_lock);
@@ -446,6 +466,12 @@ static int run_server(const server_args_t *a)
     }
     if (cli_project_check(p) != 0 || !read_conf(p, &conf) || !read_static(p, &mounts, &nmounts))
         goto cleanup;
+    /* Handlers open files relative to the project (io.open('data/x.json')),
+     * wherever the server was started from. */
+    if (chdir(p->dir) != 0) {
+        cli_error("cannot enter '%s': %s", p->dir, strerror(errno));
+        goto cleanup;
+    }
     long budget = conf.budget_ms;
     if (a->budget && !cli_parse_int(a->budget, 0, 86400000, &budget)) {
         cli_error("invalid --lua-budget '%s': use a number of milliseconds (0: no limit)",
@@ -538,6 +564,7 @@ cleanup:
         uv_loop_close(&loop);
     lusty_log_set_sink(NULL, NULL);
     pthread_mutex_destroy(&ctx.log_lock);
+    lusty_free(ctx.last_error);
     lusty_buf_free(&statics);
     lusty_free(mounts);
     lusty_free(conf.host);

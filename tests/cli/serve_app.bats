@@ -242,7 +242,7 @@ PY
     SERVER_PID=$!
     for _ in $(seq 100); do grep -q 'Press Ctrl-C' "$BATS_TEST_TMPDIR/out" && break; sleep 0.05; done
     run cat "$BATS_TEST_TMPDIR/out"
-    assert_line '  app      app/config.lua: 15 channels, 16 subscribers, 2 publishers'
+    assert_line '  app      app/config.lua: 16 channels, 17 subscribers, 2 publishers'
     assert_line '  reload   on (app/, lusty_modules/, lusty.json)'
     assert_line '  budget   10000 ms of Lua per request'
     stop_server
@@ -386,5 +386,34 @@ PY
     done
     run cat "$BATS_TEST_TMPDIR/out"
     assert_output --regexp '[0-9:]+ reloaded app/handlers/tag\.lua'
+    stop_server
+}
+
+@test "the same request error again is one line, not the whole traceback again" {
+    start_server
+    for _ in 1 2 3; do
+        run -0 get -o /dev/null "$(url /fail)"
+    done
+    stop_server
+    run grep -c 'stack traceback' "$BATS_TEST_TMPDIR/err"
+    assert_output 1
+    run grep -c 'GET /fail: .*(the same error again)' "$BATS_TEST_TMPDIR/err"
+    assert_output 2
+}
+
+@test "the server runs in the project root, wherever it was started from" {
+    start_server_in "$APP/app/handlers" --quiet
+    run -0 get "$(url /cwd)"
+    assert_output 'found'
+    stop_server
+    (cd / && exec "$LUSTY_BIN" server --port 0 --quiet "$APP") >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
+    SERVER_PID=$!
+    for _ in $(seq 200); do
+        PORT=$(sed -n 's|.*http://127\.0\.0\.1:\([0-9][0-9]*\)/.*|\1|p' "$BATS_TEST_TMPDIR/out" | head -1)
+        [ -n "$PORT" ] && break
+        sleep 0.05
+    done
+    run -0 get "$(url /cwd)"
+    assert_output 'found'
     stop_server
 }
