@@ -297,6 +297,10 @@ static void serve_report(void *data, const lusty_serve_event_t *e)
             fflush(stdout);
         }
         break;
+    case LUSTY_SERVE_APP_SYNTAX:
+        fprintf(stderr, "%s%s%s %ssyntax error:%s %s\n", cli_term_dim(stderr), stamp,
+                cli_term_reset(stderr), cli_term_red(stderr), cli_term_reset(stderr), message);
+        break;
     case LUSTY_SERVE_APP_LOAD_FAILED:
         fprintf(stderr, "%s%s%s %sthe app failed to load:%s %s\n", cli_term_dim(stderr), stamp,
                 cli_term_reset(stderr), cli_term_red(stderr), cli_term_reset(stderr), message);

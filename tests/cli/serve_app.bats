@@ -417,3 +417,15 @@ PY
     assert_output 'found'
     stop_server
 }
+
+@test "a Lua file saved with a syntax error is reported on save" {
+    start_server
+    printf 'return {\n  handler = function( end,\n}\n' >"$APP/app/later.lua"
+    for _ in $(seq 100); do
+        grep -q 'syntax error:' "$BATS_TEST_TMPDIR/err" && break
+        sleep 0.05
+    done
+    run cat "$BATS_TEST_TMPDIR/err"
+    assert_output --regexp 'syntax error: app/later\.lua:2: '
+    stop_server
+}

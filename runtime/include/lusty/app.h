@@ -41,6 +41,8 @@ typedef enum {
     LUSTY_APP_ERROR,       /* a request failed and the runtime answered 500:
                               the message and its traceback */
     LUSTY_APP_BUDGET,      /* a request ran over its Lua time budget */
+    LUSTY_APP_SYNTAX,      /* a Lua file saved just now does not compile:
+                              "file:line: message" (relative paths) */
 } lusty_app_report_t;
 
 /* Called from any thread (workers included); must be thread-safe. The

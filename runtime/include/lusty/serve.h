@@ -32,6 +32,7 @@ typedef enum {
     LUSTY_SERVE_APP_LOAD_FAILED, /* the app failed to load: message */
     LUSTY_SERVE_APP_ERROR,       /* a request failed, answered 500: message */
     LUSTY_SERVE_APP_BUDGET,      /* a request ran over its Lua budget: message */
+    LUSTY_SERVE_APP_SYNTAX,      /* a Lua file saved just now does not compile */
 } lusty_serve_event_kind_t;
 
 /* Borrowed for the call. */

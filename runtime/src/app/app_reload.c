@@ -10,6 +10,8 @@
 #include "lusty/alloc.h"
 
 #include <dirent.h>
+#include <lauxlib.h>
+#include <lualib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -68,6 +70,26 @@ static void note_change(lusty_app_t *app, const lusty__app_watch_t *wt, const ch
     app->changed_files[app->nchanged++] = rel;
 }
 
+/* Compiles a saved Lua file (without running it) so that a syntax error
+ * in a file the app loads only when a request needs it (a route file) is
+ * reported on save, not on the next request. */
+static void check_syntax(lusty_app_t *app, const char *rel, const char *abs)
+{
+    size_t n = strlen(rel);
+    /* The app file itself is reported by its load. */
+    if (n < 5 || strcmp(rel + n - 4, ".lua") != 0 || strcmp(rel, app->app_file) == 0)
+        return;
+    lua_State *L = luaL_newstate();
+    if (!L)
+        return;
+    if (luaL_loadfile(L, abs) == LUA_ERRSYNTAX) {
+        char *msg = lusty__app_relative(app, lua_tostring(L, -1));
+        lusty__app_report(app, LUSTY_APP_SYNTAX, msg);
+        lusty_free(msg);
+    }
+    lua_close(L);
+}
+
 /* What changed, for the console ("app/x.lua", "app/x.lua and 2 more"):
  * files that still exist (an editor's or sed's temporary files are gone
  * by now), else whatever was seen. Forgets the list. */
@@ -79,6 +101,7 @@ static char *changed_summary(lusty_app_t *app)
         char *abs = lusty_asprintf("%s/%s", app->root, app->changed_files[i]);
         struct stat st;
         if (stat(abs, &st) == 0) {
+            check_syntax(app, app->changed_files[i], abs);
             if (first)
                 more++;
             else

@@ -46,6 +46,7 @@ static void app_report(void *data, lusty_app_report_t kind, const char *message)
         [LUSTY_APP_LOAD_FAILED] = LUSTY_SERVE_APP_LOAD_FAILED,
         [LUSTY_APP_ERROR] = LUSTY_SERVE_APP_ERROR,
         [LUSTY_APP_BUDGET] = LUSTY_SERVE_APP_BUDGET,
+        [LUSTY_APP_SYNTAX] = LUSTY_SERVE_APP_SYNTAX,
     };
     lusty_serve_event_t e = {.kind = kinds[kind], .message = message};
     report(data, &e);
