@@ -13,6 +13,7 @@
 #include "cmd.h"
 #include "error.h"
 #include "fs.h"
+#include "libexec.h"
 #include "git.h"
 #include "lusty/alloc.h"
 #include "lusty/buf.h"
@@ -526,6 +527,25 @@ static void print_plan(const char *dir, const cli_template_t *t, const char *nam
     }
 }
 
+/* `path` as one shell word: as it is when that is safe, else in single
+ * quotes. */
+static char *shell_word(const char *path)
+{
+    if (path[strspn(path, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._+-")] ==
+        '\0')
+        return lusty_strdup(path);
+    lusty_buf_t word = LUSTY_BUF_INIT;
+    lusty_buf_putc(&word, '\'');
+    for (const char *c = path; *c; c++) {
+        if (*c == '\'')
+            lusty_buf_puts(&word, "'\\''");
+        else
+            lusty_buf_putc(&word, *c);
+    }
+    lusty_buf_putc(&word, '\'');
+    return lusty_buf_detach(&word, NULL);
+}
+
 static void print_message(const cli_template_t *t, const cJSON *vars, const char *dir)
 {
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(t->manifest, "message");
@@ -534,6 +554,15 @@ static void print_message(const cli_template_t *t, const cJSON *vars, const char
     /* The message may refer to the folder as well as to the variables. */
     cJSON *data = cJSON_Duplicate(vars, 1);
     cJSON_AddStringToObject(data, "dir", dir);
+    /* Templates say `{{lusty}} server` where `lusty` alone would not run
+     * this program (a build tree, an install outside PATH). */
+    char *self = cli_self_command();
+    if (strcmp(self, "lusty") != 0 && !cJSON_GetObjectItemCaseSensitive(data, "lusty")) {
+        char *quoted = shell_word(self);
+        cJSON_AddStringToObject(data, "lusty", quoted);
+        lusty_free(quoted);
+    }
+    lusty_free(self);
     lusty_mustache_t *tpl = NULL;
     lusty_buf_t text = LUSTY_BUF_INIT;
     if (lusty_mustache_compile(&tpl, "template.json message", msg->valuestring,

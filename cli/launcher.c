@@ -38,6 +38,14 @@ int main(int argc, char **argv)
 {
     /* `lusty server ARGS` is `lusty-serve ARGS`; without lusty-serve (or
      * with LUSTY_NO_LEAN_SERVER set) lusty-cli serves in-process. */
+    /* The commands lusty prints (the next steps of init) name the program
+     * the user ran, which only this process can see. */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        setenv(CLI_COMMAND_ENV, self, 1);
+    }
     const char *off = getenv("LUSTY_NO_LEAN_SERVER");
     if (argc > 1 && strcmp(argv[1], "server") == 0 && !(off && *off))
         run("lusty-serve", argv + 2, argc - 2);

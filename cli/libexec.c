@@ -4,6 +4,8 @@
 #include "lusty/alloc.h"
 
 #include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,4 +28,32 @@ char *cli_libexec_find(const char *name)
         lusty_free(candidate);
     }
     return NULL;
+}
+
+char *cli_self_command(void)
+{
+    char self[PATH_MAX];
+    const char *named = getenv(CLI_COMMAND_ENV);
+    if (!(named && *named && realpath(named, self))) {
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n <= 0)
+            return lusty_strdup("lusty");
+        self[n] = '\0';
+    }
+    const char *path = getenv("PATH");
+    for (const char *dir = path; dir && *dir;) {
+        size_t len = strcspn(dir, ":");
+        /* An empty PATH entry is the current folder, which changes. */
+        if (len) {
+            char *candidate = lusty_asprintf("%.*s/lusty", (int)len, dir);
+            char real[PATH_MAX];
+            bool same = access(candidate, X_OK) == 0 && realpath(candidate, real) &&
+                        strcmp(real, self) == 0;
+            lusty_free(candidate);
+            if (same)
+                return lusty_strdup("lusty");
+        }
+        dir += len + (dir[len] == ':');
+    }
+    return lusty_strdup(self);
 }

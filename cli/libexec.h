@@ -13,4 +13,14 @@
  * lusty_free(). */
 char *cli_libexec_find(const char *name);
 
+/* How a user runs this lusty again from any folder, for the commands we
+ * print: "lusty" when that name on PATH is this very program, else its
+ * absolute path (a build tree, or an install outside PATH). The launcher
+ * passes its own path in LUSTY_COMMAND, as lusty-cli cannot see it. Free
+ * with lusty_free(). */
+char *cli_self_command(void);
+
+/* The environment variable through which the launcher names itself. */
+#define CLI_COMMAND_ENV "LUSTY_COMMAND"
+
 #endif

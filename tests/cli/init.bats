@@ -140,6 +140,22 @@ PY
     assert_file_not_exists proj/template.json
 }
 
+@test "the next steps name a lusty that runs: the full path when PATH has another or none" {
+    bin=$(readlink -f "$LUSTY_BIN")
+    PATH=/usr/bin:/bin run -0 --separate-stderr "$LUSTY_BIN" init off-path --no-git
+    assert_line "  $bin server"
+    # A lusty on PATH that is this very program is called by its name.
+    mkdir -p onpath/bin
+    ln -s "$bin" onpath/bin/lusty
+    PATH="$PWD/onpath/bin:/usr/bin:/bin" run -0 --separate-stderr lusty init on-path --no-git
+    assert_line "  lusty server"
+    # Another program named lusty on PATH is not this one.
+    mkdir -p other/bin
+    printf '#!/bin/sh\nexit 1\n' >other/bin/lusty && chmod +x other/bin/lusty
+    PATH="$PWD/other/bin:/usr/bin:/bin" run -0 --separate-stderr "$LUSTY_BIN" init other-path --no-git
+    assert_line "  $bin server"
+}
+
 @test "--dry-run prints the plan and writes nothing" {
     run -0 --separate-stderr lusty init dry --dry-run
     assert_line --index 0 "Would create project 'dry' from template 'default' in dry"

@@ -310,9 +310,10 @@ PY
         pids+=($!)
     done
     # Requests on the old code, then a change: they finish on the old code.
-    get -o "$BATS_TEST_TMPDIR/old" "$(url '/nap?s=0.8')" &
+    # (?stream=1 sends "before " first: the request has started.)
+    get -N -o "$BATS_TEST_TMPDIR/old" "$(url '/nap?s=0.8&stream=1')" &
     old=$!
-    sleep 0.2
+    wait_for_lines "$BATS_TEST_TMPDIR/old" '^before'
     sed -i "s/tag = 'first'/tag = 'changed'/" "$APP/app/config.lua"
     for _ in $(seq 100); do
         [ "$(get "$(url /tags)")" = '{"tags":["changed","second","hash"]}' ] && break
@@ -322,7 +323,7 @@ PY
     assert_output '{"tags":["changed","second","hash"]}'
     wait "$old"
     run cat "$BATS_TEST_TMPDIR/old"
-    assert_output 'slept 0.8'
+    assert_output 'before slept 0.8'
     wait "${pids[@]}" || true
     run -0 get "$(url '/nap?s=0')"
     assert_output 'slept 0'
@@ -427,5 +428,24 @@ PY
     done
     run cat "$BATS_TEST_TMPDIR/err"
     assert_output --regexp 'syntax error: app/later\.lua:2: '
+    stop_server
+}
+
+@test "a file saved by truncating then writing is loaded with its content, never empty" {
+    start_server_in "$APP"
+    # Saved as a shell or many editors save: truncate, then write. The
+    # reload comes in between and loads the module.
+    cp "$APP/app/handlers/stream.lua" "$BATS_TEST_TMPDIR/stream.lua"
+    : >"$APP/app/handlers/stream.lua"
+    (sleep 0.05 && cat "$BATS_TEST_TMPDIR/stream.lua" >>"$APP/app/handlers/stream.lua") &
+    writer=$!
+    wait_for_lines "$BATS_TEST_TMPDIR/out" 'reloaded'
+    run -0 curl -s -w '%{http_code}' -o "$BATS_TEST_TMPDIR/body" --max-time 10 "$(url /stream)"
+    assert_output 201
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/body")" 'one two three'
+    wait "$writer"
+    # No reload loaded the empty file in the meantime.
+    run grep -c 'failed to load' "$BATS_TEST_TMPDIR/err"
+    assert_output 0
     stop_server
 }

@@ -523,19 +523,46 @@ PY
 
 @test "a second SIGINT exits at once" {
     start_server
-    python3 - "$PORT" "$BATS_TEST_TMPDIR/ready" <<'PY' &
-import socket, sys, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
-open(sys.argv[2], "w").close()
-time.sleep(3)
+    # Two keep-alive clients, each answered once (so the server holds both),
+    # then each half-way through a second request. After the first SIGINT,
+    # client A completes its request and is answered: the server is still
+    # finishing in-flight work. Client B never completes; a second SIGINT
+    # ends the server at once.
+    python3 - "$PORT" "$BATS_TEST_TMPDIR" <<'PY' &
+import os, socket, sys, time
+port, tmp = int(sys.argv[1]), sys.argv[2]
+def answered(s):
+    data = b""
+    while b"hello static" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\r\n", 1)[0].decode()
+conns = []
+for _ in range(2):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"GET /static/hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+    answered(s)
+    s.sendall(b"GET /static/hello.txt HTTP/1.1\r\nHost: x\r\n")
+    conns.append(s)
+open(os.path.join(tmp, "ready"), "w").close()
+deadline = time.time() + 5
+while not os.path.exists(os.path.join(tmp, "go")) and time.time() < deadline:
+    time.sleep(0.01)
+conns[0].sendall(b"\r\n")
+with open(os.path.join(tmp, "a.status"), "w") as f:
+    f.write(answered(conns[0]) + "\n")
+time.sleep(5)
 PY
     holder=$!
     wait_for_file "$BATS_TEST_TMPDIR/ready"
-    sleep 0.1
     kill -INT "$SERVER_PID"
-    sleep 0.3
-    kill -0 "$SERVER_PID"   # still finishing the in-flight request
+    wait_for_lines "$BATS_TEST_TMPDIR/out" '^Stopping: finishing in-flight requests'
+    touch "$BATS_TEST_TMPDIR/go"
+    wait_for_file "$BATS_TEST_TMPDIR/a.status"
+    run cat "$BATS_TEST_TMPDIR/a.status"
+    assert_output 'HTTP/1.1 200 OK'
     SECONDS=0
     stop_server INT 130
     [ "$SECONDS" -lt 2 ]

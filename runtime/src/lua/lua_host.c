@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 
 struct lusty_lua_host {
     lua_State *L;
@@ -199,6 +201,28 @@ static int load_source(lua_State *L, const char *prefix, const char *src, size_t
     return load_source_checked(L, prefix, src, len, chunkname, false);
 }
 
+/* An editor or a shell's `>` saves by truncating, then writing: for a
+ * moment the file is empty. Loading it then would give the app a module
+ * that is nothing (a route answering 404) until the next reload. So an
+ * empty file modified in the last 200 ms is given up to 100 ms to get its
+ * content. This blocks the worker, but only in that rare moment, and a
+ * loader cannot suspend (require is a C function). */
+static void wait_while_truncated(FILE *f)
+{
+    struct stat st;
+    for (int tries = 0; tries < 20; tries++) {
+        struct timespec now;
+        if (fstat(fileno(f), &st) != 0 || st.st_size > 0 ||
+            clock_gettime(CLOCK_REALTIME, &now) != 0)
+            return;
+        int64_t age_ms = (int64_t)(now.tv_sec - st.st_mtim.tv_sec) * 1000 +
+                         (now.tv_nsec - st.st_mtim.tv_nsec) / 1000000;
+        if (age_ms > 200)
+            return;
+        nanosleep(&(struct timespec){.tv_nsec = 5 * 1000 * 1000}, NULL);
+    }
+}
+
 static int load_file(lua_State *L, const char *file, const char *prefix)
 {
     FILE *f = fopen(file, "rb");
@@ -210,6 +234,7 @@ static int load_file(lua_State *L, const char *file, const char *prefix)
         lua_pushfstring(L, "cannot open '%s': %s", file, why);
         return LUSTY_EIO;
     }
+    wait_while_truncated(f);
     lusty_buf_t src = LUSTY_BUF_INIT;
     char chunk[8192];
     size_t n;
