@@ -280,6 +280,43 @@ static const char *kind_text(const key_spec_t *k)
     }
 }
 
+/* Every key the spec tree knows, as last names and dotted paths, so that
+ * a key put at the wrong level can be told where it belongs ("statik" at
+ * the top is "server.static"). */
+typedef struct {
+    const char *names[128];
+    char *paths[128];
+    size_t n;
+} known_keys_t;
+
+static void collect_keys(known_keys_t *all, const key_spec_t *spec, const char *prefix)
+{
+    for (const key_spec_t *k = spec->keys; k && k->name && all->n < 127; k++) {
+        char *path = prefix[0] ? lusty_asprintf("%s.%s", prefix, k->name) : lusty_strdup(k->name);
+        all->names[all->n] = k->name;
+        all->paths[all->n++] = path;
+        if (k->kind == KIND_OBJECT)
+            collect_keys(all, k, path);
+    }
+    all->names[all->n] = NULL;
+}
+
+/* The dotted path of a known key elsewhere in the tree that `name` may
+ * have meant, or NULL; free with lusty_free(). */
+static char *guess_elsewhere(const char *name)
+{
+    known_keys_t all = {.n = 0};
+    collect_keys(&all, &top_spec, "");
+    const char *guess = cli_suggest(name, all.names);
+    char *found = NULL;
+    for (size_t i = 0; i < all.n; i++) {
+        if (!found && all.names[i] == guess)
+            found = lusty_strdup(all.paths[i]);
+        lusty_free(all.paths[i]);
+    }
+    return found;
+}
+
 /* Checks `v` (at dotted `path`) against `spec`; returns the number of errors. */
 static int check_value(const cli_project_t *p, const cJSON *v, const char *path,
                        const key_spec_t *spec)
@@ -337,8 +374,12 @@ static int check_value(const cli_project_t *p, const cJSON *v, const char *path,
             } else {
                 cli_warning("'%s': unknown key '%s' (ignored)", p->manifest_path, key);
                 const char *guess = cli_suggest(it->string, names);
+                char *elsewhere = guess ? NULL : guess_elsewhere(it->string);
                 if (guess)
                     cli_hint("did you mean '%s%s%s'?", path, path[0] ? "." : "", guess);
+                else if (elsewhere)
+                    cli_hint("did you mean '%s'?", elsewhere);
+                lusty_free(elsewhere);
             }
         }
         lusty_free(key);

@@ -215,6 +215,16 @@ PY
     assert_stderr_line 4 "lusty: warning: '$PWD/app/lusty.json': duplicate key 'server.port': only the first one is used"
 }
 
+@test "lusty.json: a known key at the wrong level is pointed to where it belongs" {
+    mkdir app
+    printf '{"name": "x", "statik": {"/s/": "s"}, "server": {"max_connections": 5}}\n' >app/lusty.json
+    run -0 --separate-stderr doctor app --skip-mongodb
+    assert_stderr_line 0 "lusty: warning: '$PWD/app/lusty.json': unknown key 'statik' (ignored)"
+    assert_stderr_line 1 "hint: did you mean 'server.static'?"
+    assert_stderr_line 2 "lusty: warning: '$PWD/app/lusty.json': unknown key 'server.max_connections' (ignored)"
+    assert_stderr_line 3 "hint: did you mean 'server.limits.max_connections'?"
+}
+
 @test "lusty.json: doctor refuses what the server refuses, with the same message" {
     mkdir app
     for bad in '"lua_budget_ms": -1' '"limits": {"body_bytes": 0}' '"port": "80"'; do
