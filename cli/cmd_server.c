@@ -40,6 +40,8 @@ enum {
     OPT_LOG_FORMAT,
     OPT_NO_RELOAD,
     OPT_LUA_BUDGET,
+    OPT_ENV,
+    OPT_ACCESS_LOG,
 };
 
 static const cli_opt_t options[] = {
@@ -49,6 +51,13 @@ static const cli_opt_t options[] = {
     {"quiet", 'q', NULL, "Print only the URL: no banner, no access log", OPT_QUIET},
     {"log-format", 0, "FORMAT", "Access log format: text or json (default: text)", OPT_LOG_FORMAT,
      "text|json"},
+    {"env", 0, "ENV",
+     "development (default) or production: no reload, no error details in responses, "
+     "a worker per CPU, a JSON access log (default: LUSTY_ENV, else lusty.json env)",
+     OPT_ENV, "development|production"},
+    {"access-log", 0, "PATH",
+     "Write the access log to PATH (appended; reopened on SIGUSR1) instead of stdout",
+     OPT_ACCESS_LOG, "file"},
     {"no-reload", 0, NULL, "Do not reload the app when its files change", OPT_NO_RELOAD},
     {"lua-budget", 0, "MS",
      "Lua time per request before it is stopped with a 500 (default: server.lua_budget_ms, "
@@ -67,7 +76,10 @@ const cli_cmd_info_t cmd_server_info = {
         "served as files; other requests run the app (lusty.json \"app\", default\n"
         "app/config.lua), which is reloaded when files under app/, lusty_modules/ or\n"
         "lusty.json change (see docs/app-serving.md).\n"
-        "LUSTY_HOST and LUSTY_PORT override lusty.json; options override both.\n"
+        "LUSTY_HOST, LUSTY_PORT and LUSTY_ENV override lusty.json; options override all.\n"
+        "--env production (see docs/deploy.md): no reload, 500 pages without error\n"
+        "details (the log has them), one worker per CPU, JSON access log lines.\n"
+        "SIGUSR1 reopens the --access-log file (for logrotate).\n"
         "Limits are set in lusty.json under server.limits (see docs/server.md).\n"
         "SIGINT/SIGTERM stop gracefully (in-flight requests get 5 s); a second\n"
         "SIGINT exits at once.\n",
@@ -79,16 +91,19 @@ const cli_cmd_info_t cmd_server_info = {
 
 typedef struct {
     const char *dir;
-    const char *host, *port, *workers, *log_format, *budget;
+    const char *host, *port, *workers, *log_format, *budget, *env, *access_log;
     bool quiet, no_reload;
 } server_args_t;
 
 typedef struct {
-    bool json;
+    bool json;        /* the start-up block and events as JSON */
+    bool json_access; /* access log lines as JSON */
     bool quiet;
     pthread_mutex_t log_lock;
+    FILE *log;        /* the access log: stdout, or --access-log (log_lock) */
+    const char *log_path;
     lusty_serve_t *srv;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sigusr1;
     int signals;
     int status;
     char *last_error; /* the last request error printed in full (log_lock) */
@@ -100,9 +115,16 @@ typedef struct {
     char *host;
     long port;
     long budget_ms;
+    long workers; /* 0: not set */
     const char *app;
+    const char *env; /* NULL: not set */
     lusty_http_limits_t limits;
 } server_conf_t;
+
+static bool valid_env(const char *env)
+{
+    return strcmp(env, "development") == 0 || strcmp(env, "production") == 0;
+}
 
 static bool bad_manifest(const cli_project_t *p, const char *fmt, const char *key)
 {
@@ -148,6 +170,12 @@ static bool read_conf(const cli_project_t *p, server_conf_t *c)
     if (app && !cJSON_IsString(app))
         return bad_manifest(p, "%s must be a file name (a string)", "app");
     c->app = app ? app->valuestring : NULL;
+    if (!manifest_int(p, "server.workers", 1, MAX_WORKERS, &c->workers))
+        return false;
+    const cJSON *env = cli_project_get(p, "env");
+    if (env && (!cJSON_IsString(env) || !valid_env(env->valuestring)))
+        return bad_manifest(p, "%s must be \"development\" or \"production\"", "env");
+    c->env = env ? env->valuestring : NULL;
     const cJSON *limits = cli_project_get(p, "server.limits");
     if (limits && !cJSON_IsObject(limits))
         return bad_manifest(p, "%s must be an object", "server.limits");
@@ -219,15 +247,15 @@ static void json_string(lusty_buf_t *b, const char *s)
     lusty_buf_putc(b, '"');
 }
 
-static const char *status_color(int status)
+static const char *status_color(FILE *o, int status)
 {
     if (status >= 500)
-        return cli_term_red(stdout);
+        return cli_term_red(o);
     if (status >= 400)
-        return cli_term_yellow(stdout);
+        return cli_term_yellow(o);
     if (status >= 300)
-        return cli_term_dim(stdout);
-    return cli_term_green(stdout);
+        return cli_term_dim(o);
+    return cli_term_green(o);
 }
 
 /* One line per response. Runs on worker threads: the line is built first
@@ -239,7 +267,9 @@ static void access_log(void *data, const lusty_http_access_t *e)
     time_t now = time(NULL);
     struct tm tm;
     lusty_buf_t line = LUSTY_BUF_INIT;
-    if (ctx->json) {
+    /* A log file gets no colour; stdout gets it on a terminal only. */
+    bool colour = !ctx->log_path;
+    if (ctx->json_access) {
         gmtime_r(&now, &tm);
         strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
         lusty_buf_printf(&line, "{\"time\":\"%s\",\"method\":", stamp);
@@ -251,13 +281,15 @@ static void access_log(void *data, const lusty_http_access_t *e)
     } else {
         localtime_r(&now, &tm);
         strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
-        lusty_buf_printf(&line, "%s%s%s %s %s %s%d%s %llu %.1fms\n", cli_term_dim(stdout), stamp,
-                         cli_term_reset(stdout), e->method, e->target, status_color(e->status),
-                         e->status, cli_term_reset(stdout), (unsigned long long)e->bytes, e->ms);
+        const char *dim = colour ? cli_term_dim(stdout) : "";
+        const char *reset = colour ? cli_term_reset(stdout) : "";
+        const char *st = colour ? status_color(stdout, e->status) : "";
+        lusty_buf_printf(&line, "%s%s%s %s %s %s%d%s %llu %.1fms\n", dim, stamp, reset, e->method,
+                         e->target, st, e->status, reset, (unsigned long long)e->bytes, e->ms);
     }
     pthread_mutex_lock(&ctx->log_lock);
-    fwrite(line.data, 1, line.len, stdout);
-    fflush(stdout);
+    fwrite(line.data, 1, line.len, ctx->log);
+    fflush(ctx->log);
     pthread_mutex_unlock(&ctx->log_lock);
     lusty_buf_free(&line);
 }
@@ -343,6 +375,28 @@ static void on_done(lusty_serve_t *srv, int status, void *data)
     ctx->status = status;
     uv_close((uv_handle_t *)&ctx->sigint, on_signal_closed);
     uv_close((uv_handle_t *)&ctx->sigterm, on_signal_closed);
+    uv_close((uv_handle_t *)&ctx->sigusr1, on_signal_closed);
+}
+
+/* SIGUSR1: logrotate has moved the access log away; open PATH anew. A
+ * failure keeps writing to the old file and says why. */
+static void on_reopen(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    server_ctx_t *ctx = h->data;
+    if (!ctx->log_path)
+        return;
+    FILE *f = fopen(ctx->log_path, "a");
+    if (!f) {
+        cli_warning("cannot reopen the access log '%s': %s; still writing to the old file",
+                    ctx->log_path, strerror(errno));
+        return;
+    }
+    pthread_mutex_lock(&ctx->log_lock);
+    FILE *old = ctx->log;
+    ctx->log = f;
+    pthread_mutex_unlock(&ctx->log_lock);
+    fclose(old);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -365,15 +419,16 @@ static void on_signal(uv_signal_t *h, int signum)
 
 static void print_banner(const server_ctx_t *ctx, const cli_project_t *p, const char *url,
                          unsigned workers, const char *statics, const char *app_file,
-                         const lusty_app_stats_t *st, bool reload, long budget_ms)
+                         const lusty_app_stats_t *st, bool reload, long budget_ms, bool production)
 {
+    const char *env = production ? "production" : "development";
     if (ctx->json) {
         lusty_buf_t b = LUSTY_BUF_INIT;
         lusty_buf_puts(&b, "{\"event\":\"listening\",\"url\":");
         json_string(&b, url);
         lusty_buf_puts(&b, ",\"app\":");
         json_string(&b, p->name);
-        lusty_buf_printf(&b, ",\"workers\":%u", workers);
+        lusty_buf_printf(&b, ",\"env\":\"%s\",\"workers\":%u", env, workers);
         if (st->has_app) {
             lusty_buf_puts(&b, ",\"app_file\":");
             json_string(&b, app_file);
@@ -392,6 +447,13 @@ static void print_banner(const server_ctx_t *ctx, const cli_project_t *p, const 
         FILE *o = stdout;
         printf("Serving %s'%s'%s from %s\n", cli_term_bold(o), p->name, cli_term_reset(o), p->dir);
         printf("  url      %s%s%s\n", cli_term_green(o), url, cli_term_reset(o));
+        if (production)
+            printf("  mode     %sproduction%s: no reload, error details only in the log\n",
+                   cli_term_bold(o), cli_term_reset(o));
+        else
+            printf("  mode     development (lusty server --env production to deploy)\n");
+        if (ctx->log_path)
+            printf("  log      %s (reopened on SIGUSR1)\n", ctx->log_path);
         printf("  workers  %u\n", workers);
         printf("  static   %s\n", statics[0] ? statics : "(none)");
         if (!st->has_app)
@@ -433,6 +495,7 @@ static int run_server(const server_args_t *a)
     pthread_mutex_init(&ctx.log_lock, NULL);
     uv_loop_t loop;
     bool loop_ready = false;
+    char *log_path = NULL;
 
     if (a->log_format && strcmp(a->log_format, "text") != 0 && strcmp(a->log_format, "json") != 0) {
         cli_error("invalid --log-format '%s': use text or json", a->log_format);
@@ -440,7 +503,14 @@ static int run_server(const server_args_t *a)
         goto cleanup;
     }
     ctx.json = a->log_format && strcmp(a->log_format, "json") == 0;
-    long workers = 1;
+    const char *env_text = a->env ? a->env : getenv("LUSTY_ENV");
+    if (env_text && env_text[0] && !valid_env(env_text)) {
+        cli_error("invalid %s '%s': use development or production", a->env ? "--env" : "LUSTY_ENV",
+                  env_text);
+        rc = CLI_EXIT_USAGE;
+        goto cleanup;
+    }
+    long workers = 0;
     if (a->workers && !cli_parse_int(a->workers, 1, MAX_WORKERS, &workers)) {
         cli_error("invalid --workers '%s': use a number from 1 to %d", a->workers, MAX_WORKERS);
         rc = CLI_EXIT_USAGE;
@@ -460,6 +530,14 @@ static int run_server(const server_args_t *a)
         cli_error("cannot serve '%s': no such folder", a->dir);
         rc = CLI_EXIT_USAGE;
         goto cleanup;
+    }
+    /* The server moves into the project: a relative log path is taken
+     * from where it was started, now and when SIGUSR1 reopens it. */
+    if (a->access_log) {
+        char cwd[4096];
+        log_path = a->access_log[0] == '/' || !getcwd(cwd, sizeof(cwd))
+                       ? lusty_strdup(a->access_log)
+                       : lusty_asprintf("%s/%s", cwd, a->access_log);
     }
     int perr = cli_project_open(&p, a->dir, &err);
     if (perr != 0) {
@@ -483,6 +561,27 @@ static int run_server(const server_args_t *a)
         rc = CLI_EXIT_USAGE;
         goto cleanup;
     }
+    if (!env_text || !env_text[0])
+        env_text = conf.env;
+    bool production = env_text && strcmp(env_text, "production") == 0;
+    bool reload = !a->no_reload && !production;
+    /* Production's access log is for programs (JSON lines), unless asked. */
+    ctx.json_access = a->log_format ? ctx.json : production;
+    if (!workers)
+        workers = conf.workers;
+    if (!workers)
+        workers = production ? (long)uv_available_parallelism() : 1;
+    if (workers > MAX_WORKERS)
+        workers = MAX_WORKERS;
+    ctx.log = stdout;
+    if (log_path) {
+        ctx.log = fopen(log_path, "a");
+        if (!ctx.log) {
+            cli_error("cannot open the access log '%s': %s", a->access_log, strerror(errno));
+            goto cleanup;
+        }
+        ctx.log_path = log_path;
+    }
     if (port < 0)
         port = conf.port;
     const char *host_text = a->host ? a->host : getenv("LUSTY_HOST");
@@ -496,7 +595,8 @@ static int run_server(const server_args_t *a)
         .mounts = mounts,
         .nmounts = nmounts,
         .app = conf.app,
-        .reload = !a->no_reload,
+        .reload = reload,
+        .hide_errors = production,
         .budget_ms = (uint64_t)budget,
         .limits = conf.limits,
         .access_log = a->quiet ? NULL : access_log,
@@ -537,13 +637,15 @@ static int run_server(const server_args_t *a)
     loop_ready = true;
     uv_signal_init(&loop, &ctx.sigint);
     uv_signal_init(&loop, &ctx.sigterm);
-    ctx.sigint.data = ctx.sigterm.data = &ctx;
+    uv_signal_init(&loop, &ctx.sigusr1);
+    ctx.sigint.data = ctx.sigterm.data = ctx.sigusr1.data = &ctx;
     uv_signal_start(&ctx.sigint, on_signal, SIGINT);
     uv_signal_start(&ctx.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&ctx.sigusr1, on_reopen, SIGUSR1);
 
     list_static(&stats, &statics);
     print_banner(&ctx, p, stats.url, (unsigned)workers, statics.data ? statics.data : "",
-                 stats.app_file, &stats.app, !a->no_reload, budget);
+                 stats.app_file, &stats.app, reload, budget, production);
     if (stats.app_error) {
         lusty_serve_event_t e = {.kind = LUSTY_SERVE_APP_LOAD_FAILED, .message = stats.app_error};
         serve_report(&ctx, &e);
@@ -553,6 +655,7 @@ static int run_server(const server_args_t *a)
         cli_error("cannot start the server: %s", lusty_strerror(serr));
         uv_close((uv_handle_t *)&ctx.sigint, NULL);
         uv_close((uv_handle_t *)&ctx.sigterm, NULL);
+        uv_close((uv_handle_t *)&ctx.sigusr1, NULL);
         uv_run(&loop, UV_RUN_DEFAULT);
         goto cleanup;
     }
@@ -568,6 +671,9 @@ cleanup:
         uv_loop_close(&loop);
     lusty_log_set_sink(NULL, NULL);
     pthread_mutex_destroy(&ctx.log_lock);
+    if (ctx.log_path)
+        fclose(ctx.log);
+    lusty_free(log_path);
     lusty_free(ctx.last_error);
     lusty_buf_free(&statics);
     lusty_free(mounts);
@@ -612,6 +718,12 @@ int cmd_server(int argc, char **argv)
             break;
         case OPT_LUA_BUDGET:
             a.budget = p.value;
+            break;
+        case OPT_ENV:
+            a.env = p.value;
+            break;
+        case OPT_ACCESS_LOG:
+            a.access_log = p.value;
             break;
         }
     }

@@ -54,6 +54,8 @@ typedef struct {
     const char *root;     /* the project folder (absolute), required */
     const char *app;      /* the app config, relative to root; NULL: app/config.lua */
     bool reload;          /* watch the project and reload on change */
+    bool hide_errors;     /* production: the runtime's 5xx pages carry no message,
+                             file or traceback (the report still does) */
     uint64_t budget_ms;   /* per-request Lua time budget; 0 turns it off */
     int port;             /* the listening port, for request.port/url without Host */
     const char *host;     /* the listening address, idem; NULL: 127.0.0.1 */

@@ -57,6 +57,7 @@ typedef struct {
     size_t nmounts;
     const char *app;                 /* the app config relative to root; NULL: app/config.lua */
     bool reload;                     /* reload the app when its files change */
+    bool hide_errors;                /* production: 5xx pages without details */
     uint64_t budget_ms;              /* Lua time per request; 0: no limit */
     lusty_http_limits_t limits;      /* zero fields take the defaults */
     lusty_http_access_cb access_log; /* optional; called on worker threads */

@@ -56,6 +56,7 @@ int lusty_app_new(lusty_app_t **out, const lusty_app_options_t *opts)
     app->host = lusty_strdup(opts->host ? opts->host : "127.0.0.1");
     app->port = opts->port;
     app->reload = opts->reload;
+    app->hide_errors = opts->hide_errors;
     app->budget_ms = opts->budget_ms;
     app->report = opts->report;
     app->report_data = opts->report_data;
@@ -303,7 +304,9 @@ void lusty_app_worker_handle(void *data, const lusty_http_request_t *req,
         switch_gen(w, gen);
     lusty__app_gen_t *g = w->cur;
     if (!g->host) {
-        lusty__app_page(res, req, 500, "The app failed to load", g->error, NULL);
+        lusty__app_page(res, req, 500, app->hide_errors ? "Internal Server Error"
+                                                        : "The app failed to load",
+                        app->hide_errors ? NULL : g->error, NULL);
         return;
     }
     if (g->no_app) {

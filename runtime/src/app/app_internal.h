@@ -37,6 +37,7 @@ struct lusty_app {
     char *host;
     int port;
     bool reload;
+    bool hide_errors;
     uint64_t budget_ms;
     lusty_app_report_cb report;
     void *report_data;

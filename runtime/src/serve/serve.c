@@ -119,6 +119,7 @@ int lusty_serve_new(lusty_serve_t **out, const lusty_serve_options_t *opts, char
         .root = opts->root,
         .app = opts->app,
         .reload = opts->reload,
+        .hide_errors = opts->hide_errors,
         .budget_ms = opts->budget_ms,
         .host = srv->host,
         .report = app_report,
