@@ -118,6 +118,8 @@ typedef struct {
     long workers; /* 0: not set */
     const char *app;
     const char *env; /* NULL: not set */
+    const char **trusted; /* server.trusted_proxies (borrowed strings) */
+    size_t ntrusted;
     lusty_http_limits_t limits;
 } server_conf_t;
 
@@ -176,6 +178,13 @@ static bool read_conf(const cli_project_t *p, server_conf_t *c)
     if (env && (!cJSON_IsString(env) || !valid_env(env->valuestring)))
         return bad_manifest(p, "%s must be \"development\" or \"production\"", "env");
     c->env = env ? env->valuestring : NULL;
+    const cJSON *proxies = cli_project_get(p, "server.trusted_proxies");
+    if (proxies) {
+        c->trusted = lusty_calloc((size_t)cJSON_GetArraySize(proxies) + 1, sizeof(char *));
+        for (const cJSON *it = proxies->child; it; it = it->next)
+            if (cJSON_IsString(it))
+                c->trusted[c->ntrusted++] = it->valuestring;
+    }
     const cJSON *limits = cli_project_get(p, "server.limits");
     if (limits && !cJSON_IsObject(limits))
         return bad_manifest(p, "%s must be an object", "server.limits");
@@ -597,6 +606,8 @@ static int run_server(const server_args_t *a)
         .app = conf.app,
         .reload = reload,
         .hide_errors = production,
+        .trusted_proxies = conf.trusted,
+        .ntrusted_proxies = conf.ntrusted,
         .budget_ms = (uint64_t)budget,
         .limits = conf.limits,
         .access_log = a->quiet ? NULL : access_log,
@@ -678,6 +689,7 @@ cleanup:
     lusty_buf_free(&statics);
     lusty_free(mounts);
     lusty_free(conf.host);
+    lusty_free(conf.trusted);
     lusty_free(err);
     cli_project_free(p);
     return rc;

@@ -13,4 +13,8 @@
  * lusty_free(). */
 char *cli_libexec_find(const char *name);
 
+/* The folder of the running binary; NULL when it cannot be read. Free with
+ * lusty_free(). */
+char *cli_exe_dir(void);
+
 #endif

@@ -57,6 +57,14 @@ int lusty_app_new(lusty_app_t **out, const lusty_app_options_t *opts)
     app->port = opts->port;
     app->reload = opts->reload;
     app->hide_errors = opts->hide_errors;
+    if (lusty__app_set_trusted(app, opts->trusted_proxies, opts->ntrusted_proxies) != 0) {
+        lusty_free(app->trusted);
+        lusty_free(app->host);
+        lusty_free(app->app_file);
+        lusty_free(app->root);
+        lusty_free(app);
+        return LUSTY_EINVAL;
+    }
     app->budget_ms = opts->budget_ms;
     app->report = opts->report;
     app->report_data = opts->report_data;
@@ -72,6 +80,7 @@ void lusty_app_free(lusty_app_t *app)
     if (!app)
         return;
     pthread_mutex_destroy(&app->lock);
+    lusty_free(app->trusted);
     for (unsigned i = 0; i < app->nchanged; i++)
         lusty_free(app->changed_files[i]);
     lusty_free(app->changed);

@@ -121,6 +121,7 @@ struct lusty__http_conn_s {
     size_t in_pos, in_len;
     lusty_http_response_t res;
     lusty__http_fake_t *fake; /* a test's client instead of `tcp` */
+    char peer[48];            /* the client's address, "" until first asked */
     lusty__timer_kind_t timer_kind;
     /* Loop times (ms): when the current kind's time is up, and when the
      * libuv timer is due. The timer is only moved when it would fire too
