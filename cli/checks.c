@@ -400,8 +400,8 @@ static void print_rows(const cli_checks_t *c, FILE *out, bool reasons)
         char *ports = port_list(n->ports, n->nports);
         bool match = ports_match(n);
         static const char *const states[] = {"", "not tested", "loads", "does not load"};
-        text = lusty_asprintf(" (%snginx -t); proxies to port %s%s", n->found ? "" : "no ",
-                              ports, match ? " as lusty.json says" : ", not what lusty.json says");
+        text = lusty_asprintf(" (%snginx -t); proxies to port %s%s", n->found ? "" : "no ", ports,
+                              match ? " as lusty.json says" : ", not what lusty.json says");
         bool good = n->conf != CLI_NGINX_CONF_FAILED && match;
         char *status = lusty_asprintf("conf/nginx.conf %s", states[n->conf]);
         row(out, "deploy", good ? cli_term_green(out) : cli_term_yellow(out), status, text);
@@ -493,8 +493,8 @@ cJSON *cli_checks_to_json(const cli_checks_t *c)
     cJSON *ports = cJSON_AddArrayToObject(nj, "upstream_ports");
     for (size_t i = 0; i < c->nginx.nports; i++)
         cJSON_AddItemToArray(ports, cJSON_CreateNumber(c->nginx.ports[i]));
-    cJSON_AddBoolToObject(nj, "ports_match", c->nginx.conf == CLI_NGINX_CONF_NONE ||
-                                                 ports_match(&c->nginx));
+    cJSON_AddBoolToObject(nj, "ports_match",
+                          c->nginx.conf == CLI_NGINX_CONF_NONE || ports_match(&c->nginx));
     if (c->data.checked) {
         cJSON *dj = cJSON_AddObjectToObject(root, "data");
         cJSON_AddStringToObject(dj, "path", c->data.path);

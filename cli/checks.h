@@ -46,10 +46,10 @@ typedef struct {
     char *path;    /* nginx or openresty on PATH */
     char *version; /* "nginx/1.22.1", "openresty/1.21.4.1" */
     cli_nginx_conf_t conf;
-    char *conf_error;                 /* nginx -t's first error line */
-    int ports[CLI_MAX_UPSTREAMS];     /* the upstream ports in conf/nginx.conf */
+    char *conf_error;             /* nginx -t's first error line */
+    int ports[CLI_MAX_UPSTREAMS]; /* the upstream ports in conf/nginx.conf */
     size_t nports;
-    int want[CLI_MAX_UPSTREAMS];      /* the ones lusty.json makes */
+    int want[CLI_MAX_UPSTREAMS]; /* the ones lusty.json makes */
     size_t nwant;
 } cli_nginx_check_t;
 

@@ -136,8 +136,7 @@ static int run(const char *dir, bool force, bool dry_run, bool quiet)
         for (size_t i = 0; i < CLI_DEPLOY_NFILES; i++) {
             bool changes = actions[i] != ACT_SAME;
             printf("  %s%-9s%s %s\n", changes ? cli_term_green(stdout) : "",
-                   action_name(actions[i]), changes ? cli_term_reset(stdout) : "",
-                   files[i].path);
+                   action_name(actions[i]), changes ? cli_term_reset(stdout) : "", files[i].path);
         }
         if (dry_run)
             printf("Dry run: nothing was written.\n");

@@ -640,8 +640,8 @@ static void add_deploy_files(const char *dir, cli_rendered_file_t **files, size_
         return;
     }
     char cwd[PATH_MAX];
-    char *abs = dir[0] == '/' || !getcwd(cwd, sizeof(cwd)) ? lusty_strdup(dir)
-                                                           : cli_path_join(cwd, dir);
+    char *abs =
+        dir[0] == '/' || !getcwd(cwd, sizeof(cwd)) ? lusty_strdup(dir) : cli_path_join(cwd, dir);
     size_t n = strlen(abs);
     while (n > 1 && (abs[n - 1] == '/' || (abs[n - 1] == '.' && abs[n - 2] == '/')))
         abs[--n] = '\0';

@@ -159,18 +159,17 @@ static void proxy_settings(lusty_buf_t *b, const cJSON *m, const char *indent)
 {
     long budget = get_int(get(m, "server", "lua_budget_ms"), 10000);
     long read_ms = budget > 55000 ? budget + 5000 : 60000;
-    lusty_buf_printf(
-        b,
-        "%s# Keep-alive to the upstream (HTTP/1.1, no Connection header), and\n"
-        "%s# what the app's request context needs to know of the client.\n"
-        "%sproxy_http_version 1.1;\n"
-        "%sproxy_set_header Connection \"\";\n"
-        "%sproxy_set_header Host $http_host;\n"
-        "%sproxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
-        "%sproxy_set_header X-Forwarded-Proto $scheme;\n"
-        "%sproxy_connect_timeout 2s;\n"
-        "%sproxy_send_timeout 30s;\n",
-        indent, indent, indent, indent, indent, indent, indent, indent, indent);
+    lusty_buf_printf(b,
+                     "%s# Keep-alive to the upstream (HTTP/1.1, no Connection header), and\n"
+                     "%s# what the app's request context needs to know of the client.\n"
+                     "%sproxy_http_version 1.1;\n"
+                     "%sproxy_set_header Connection \"\";\n"
+                     "%sproxy_set_header Host $http_host;\n"
+                     "%sproxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+                     "%sproxy_set_header X-Forwarded-Proto $scheme;\n"
+                     "%sproxy_connect_timeout 2s;\n"
+                     "%sproxy_send_timeout 30s;\n",
+                     indent, indent, indent, indent, indent, indent, indent, indent, indent);
     lusty_buf_printf(b, "%sproxy_read_timeout ", indent);
     duration(b, read_ms);
     lusty_buf_printf(b,
@@ -262,7 +261,8 @@ static void render_nginx(const cJSON *m, lusty_buf_t *b)
     size_t n = 0;
     for (const cJSON *it = cJSON_IsArray(ups) ? ups->child : NULL; it; it = it->next)
         if (cJSON_IsString(it)) {
-            lusty_buf_printf(b, "        server %s max_fails=1 fail_timeout=2s;\n", it->valuestring);
+            lusty_buf_printf(b, "        server %s max_fails=1 fail_timeout=2s;\n",
+                             it->valuestring);
             n++;
         }
     if (!n) {
@@ -288,22 +288,24 @@ static void render_nginx(const cJSON *m, lusty_buf_t *b)
     locations(b, m, "        ");
     lusty_buf_puts(b, "    }\n\n");
 
-    lusty_buf_puts(b, "    # HTTPS: uncomment, set the certificate paths (certbot puts them in\n"
-                      "    # /etc/letsencrypt/live/NAME/), and make the server above answer\n"
-                      "    # `return 301 https://$host$request_uri;` instead of its locations.\n"
-                      "    #\n"
-                      "    # server {\n"
-                      "    #     listen 443 ssl;\n"
-                      "    #     http2 on;  # nginx 1.25.1 and later; before: listen 443 ssl http2;\n");
+    lusty_buf_puts(
+        b, "    # HTTPS: uncomment, set the certificate paths (certbot puts them in\n"
+           "    # /etc/letsencrypt/live/NAME/), and make the server above answer\n"
+           "    # `return 301 https://$host$request_uri;` instead of its locations.\n"
+           "    #\n"
+           "    # server {\n"
+           "    #     listen 443 ssl;\n"
+           "    #     http2 on;  # nginx 1.25.1 and later; before: listen 443 ssl http2;\n");
     lusty_buf_puts(b, "    #     server_name ");
     quoted(b, server_name);
-    lusty_buf_puts(b, ";\n"
-                      "    #     ssl_certificate     /etc/letsencrypt/live/NAME/fullchain.pem;\n"
-                      "    #     ssl_certificate_key /etc/letsencrypt/live/NAME/privkey.pem;\n"
-                      "    #     ssl_protocols TLSv1.2 TLSv1.3;\n"
-                      "    #     ssl_session_cache shared:SSL:10m;\n"
-                      "    #     add_header Strict-Transport-Security \"max-age=31536000\" always;\n"
-                      "    #\n");
+    lusty_buf_puts(b,
+                   ";\n"
+                   "    #     ssl_certificate     /etc/letsencrypt/live/NAME/fullchain.pem;\n"
+                   "    #     ssl_certificate_key /etc/letsencrypt/live/NAME/privkey.pem;\n"
+                   "    #     ssl_protocols TLSv1.2 TLSv1.3;\n"
+                   "    #     ssl_session_cache shared:SSL:10m;\n"
+                   "    #     add_header Strict-Transport-Security \"max-age=31536000\" always;\n"
+                   "    #\n");
     lusty_buf_t tls = LUSTY_BUF_INIT;
     proxy_settings(&tls, m, "    ");
     locations(&tls, m, "    ");
@@ -402,8 +404,7 @@ static void render_service(const cJSON *m, const char *dir, lusty_buf_t *b)
 static void seal(cli_deploy_file_t *f, const char *path, lusty_buf_t *body)
 {
     lusty_buf_t out = LUSTY_BUF_INIT;
-    lusty_buf_printf(&out, MARK "%016llx\n",
-                     (unsigned long long)checksum(body->data, body->len));
+    lusty_buf_printf(&out, MARK "%016llx\n", (unsigned long long)checksum(body->data, body->len));
     lusty_buf_append(&out, body->data, body->len);
     lusty_buf_free(body);
     f->path = path;

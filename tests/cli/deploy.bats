@@ -23,21 +23,6 @@ teardown() {
     done
 }
 
-# set_json FILE PYTHON: edits the JSON file with a Python statement on `d`.
-set_json() {
-    python3 - "$1" "$2" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-exec(sys.argv[2])
-json.dump(d, open(sys.argv[1], "w"), indent=2)
-PY
-}
-
-# free_port: a port nobody listens on now on 127.0.0.1.
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 @test "lusty init writes conf/nginx.conf, conf/lusty.service and logs/.gitignore, with no Lua module anywhere" {
     for t in default api minimal; do
         run -0 lusty init --template "$t" --no-git --quiet "p-$t"
@@ -59,7 +44,7 @@ free_port() {
 }
 
 @test "deploy-files follows lusty.json; an edited file is kept unless --force; --dry-run writes nothing" {
-    set_json "$APP/lusty.json" 'd["server"]["limits"] = {"body_bytes": 2097152, "header_timeout_ms": 1500, "idle_timeout_ms": 20000}; d["deploy"] = {"listen": 8088, "upstreams": ["127.0.0.1:9001", "127.0.0.1:9002"], "user": "www-data", "dir": "/srv/app"}'
+    json_edit "$APP/lusty.json" 'd["server"]["limits"] = {"body_bytes": 2097152, "header_timeout_ms": 1500, "idle_timeout_ms": 20000}; d["deploy"] = {"listen": 8088, "upstreams": ["127.0.0.1:9001", "127.0.0.1:9002"], "user": "www-data", "dir": "/srv/app"}'
     run -0 lusty deploy-files "$APP"
     assert_line '  create    conf/nginx.conf'
     assert_file_contains "$APP/conf/nginx.conf" '^    client_max_body_size 2097152;$'
@@ -71,14 +56,14 @@ free_port() {
     assert_file_contains "$APP/conf/lusty.service" '^WorkingDirectory=/srv/app$'
     assert_file_contains "$APP/conf/lusty.service" '^ReadWritePaths=/srv/app/data$'
     # A lusty.json change updates files nobody edited, without --force.
-    set_json "$APP/lusty.json" 'd["deploy"]["listen"] = 8089'
+    json_edit "$APP/lusty.json" 'd["deploy"]["listen"] = 8089'
     run -0 lusty deploy-files "$APP"
     assert_line '  update    conf/nginx.conf'
     assert_line '  unchanged conf/lusty.service'
     assert_file_contains "$APP/conf/nginx.conf" '^        listen 8089;$'
     # An edited file: refused, and nothing at all is written.
     echo '# my own line' >>"$APP/conf/nginx.conf"
-    set_json "$APP/lusty.json" 'd["deploy"]["user"] = "app"'
+    json_edit "$APP/lusty.json" 'd["deploy"]["user"] = "app"'
     snapshot "$APP" >"$BATS_TEST_TMPDIR/before"
     run -1 lusty deploy-files "$APP"
     assert_output "lusty: error: 'conf/nginx.conf' was edited since it was generated: not replacing it
@@ -114,20 +99,20 @@ hint: keep your edits, or pass --force to replace it (nothing was written)"
     run -0 curl -s -H 'X-Forwarded-For: 203.0.113.7' -H 'X-Forwarded-Proto: https' "http://127.0.0.1:$PORT/echo"
     echo "$output" | python3 -c 'import json, sys; d = json.load(sys.stdin); assert (d["remoteAddr"], d["scheme"], d["url"][:7]) == ("127.0.0.1", "http", "http://"), d'
     stop_server
-    set_json "$APP/lusty.json" 'd["server"]["trusted_proxies"] = ["127.0.0.1"]'
+    json_edit "$APP/lusty.json" 'd["server"]["trusted_proxies"] = ["127.0.0.1"]'
     start_server_in "$APP" --quiet
     run -0 curl -s -H 'X-Forwarded-For: 203.0.113.7, 10.1.2.3' -H 'X-Forwarded-Proto: https' -H 'Host: example.com' "http://127.0.0.1:$PORT/echo"
     echo "$output" | python3 -c 'import json, sys; d = json.load(sys.stdin); assert (d["remoteAddr"], d["scheme"], d["url"], d["port"]) == ("10.1.2.3", "https", "https://example.com/echo", 443), d'
     stop_server
-    set_json "$APP/lusty.json" 'd["server"]["trusted_proxies"] = ["127.0.0.1", "10.0.0.0/8"]'
+    json_edit "$APP/lusty.json" 'd["server"]["trusted_proxies"] = ["127.0.0.1", "10.0.0.0/8"]'
     start_server_in "$APP" --quiet
     run -0 curl -s -H 'X-Forwarded-For: 203.0.113.7, 10.1.2.3' "http://127.0.0.1:$PORT/echo"
     echo "$output" | python3 -c 'import json, sys; d = json.load(sys.stdin); assert d["remoteAddr"] == "203.0.113.7" and d["scheme"] == "http", d'
     stop_server
-    set_json "$APP/lusty.json" 'd["server"]["trusted_proxies"] = ["nginx"]'
+    json_edit "$APP/lusty.json" 'd["server"]["trusted_proxies"] = ["nginx"]'
     run -1 "$LUSTY_BIN" server --port 0 "$APP"
     assert_output --partial 'server.trusted_proxies must list addresses or networks'
-    set_json "$APP/lusty.json" 'd["server"]["trusted_proxies"] = "127.0.0.1"'
+    json_edit "$APP/lusty.json" 'd["server"]["trusted_proxies"] = "127.0.0.1"'
     run -1 "$LUSTY_BIN" server --port 0 "$APP"
     assert_output --partial 'server.trusted_proxies must be an array of strings'
 }
@@ -150,7 +135,7 @@ start_instance() {
     command -v nginx >/dev/null || skip "nginx is not installed (scripts/setup installs it)"
     local np p1 p2
     np=$(free_port) p1=$(free_port) p2=$(free_port)
-    set_json "$APP/lusty.json" "d['server']['trusted_proxies'] = ['127.0.0.1']; d['deploy'] = {'host': '127.0.0.1', 'listen': $np, 'upstreams': ['127.0.0.1:$p1', '127.0.0.1:$p2']}"
+    json_edit "$APP/lusty.json" "d['server']['trusted_proxies'] = ['127.0.0.1']; d['deploy'] = {'host': '127.0.0.1', 'listen': $np, 'upstreams': ['127.0.0.1:$p1', '127.0.0.1:$p2']}"
     run -0 lusty deploy-files --quiet "$APP"
     run -0 nginx -t -q -p "$APP/" -c conf/nginx.conf -e stderr
     start_instance "$p1" one

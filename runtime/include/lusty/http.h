@@ -178,6 +178,11 @@ typedef struct {
     lusty_http_access_cb access_log;         /* optional */
     void *access_log_data;
     uint64_t shutdown_deadline_ms; /* in-flight requests get this long on stop; 5 s */
+    /* A restart: a running server whose listening sockets this one shares
+     * when both are on the same host and configured port, so that no
+     * connection is refused while one hands over to the other (stop the
+     * old one once this one has started). NULL, or another address: bind. */
+    struct lusty_http_server_s *inherit;
 } lusty_http_config_t;
 
 typedef struct lusty_http_server_s lusty_http_server_t;

@@ -66,6 +66,10 @@ typedef struct {
     void *access_log_data;
     lusty_serve_report_cb report; /* optional */
     void *report_data;
+    /* A restart: the running server this one replaces. On the same host
+     * and port it listens on the same sockets (nothing is refused while
+     * they overlap); start this one, then stop the old one. */
+    struct lusty_serve *inherit;
 } lusty_serve_options_t;
 
 /* What the start-up block shows. Borrowed from the server. */

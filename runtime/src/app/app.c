@@ -313,8 +313,8 @@ void lusty_app_worker_handle(void *data, const lusty_http_request_t *req,
         switch_gen(w, gen);
     lusty__app_gen_t *g = w->cur;
     if (!g->host) {
-        lusty__app_page(res, req, 500, app->hide_errors ? "Internal Server Error"
-                                                        : "The app failed to load",
+        lusty__app_page(res, req, 500,
+                        app->hide_errors ? "Internal Server Error" : "The app failed to load",
                         app->hide_errors ? NULL : g->error, NULL);
         return;
     }

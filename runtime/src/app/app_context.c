@@ -121,8 +121,7 @@ static void push_form(lua_State *L, lusty_buf_t *tmp, const char *s, size_t len)
 
 /* ---- the context ---- */
 
-void lusty__app_push_context_args(lusty_app_t *app, lua_State *L,
-                                  const lusty_http_request_t *req,
+void lusty__app_push_context_args(lusty_app_t *app, lua_State *L, const lusty_http_request_t *req,
                                   const lusty_http_response_t *res)
 {
     const char *client;

@@ -185,6 +185,7 @@ int lusty_serve_listen(lusty_serve_t *srv)
         .worker_data = srv,
         .access_log = srv->opts.access_log,
         .access_log_data = srv->opts.access_log_data,
+        .inherit = srv->opts.inherit ? srv->opts.inherit->http : NULL,
     };
     int err = lusty_http_server_new(&srv->http, &cfg);
     if (err)
