@@ -125,11 +125,9 @@ static void locations(lusty_buf_t *b, const cJSON *m, const char *indent)
             quoted(b, folder);
             lusty_buf_puts(b, ";\n");
         }
-        lusty_buf_printf(b,
-                         "%s    expires 1h;\n"
-                         "%s    add_header Cache-Control \"public\" always;\n"
-                         "%s}\n\n",
-                         indent, indent, indent);
+        /* Expires and Cache-Control: max-age; ETag and Last-Modified are
+         * nginx's own, so a client revalidates with a 304. */
+        lusty_buf_printf(b, "%s    expires 1h;\n%s}\n\n", indent, indent);
         lusty_free(prefix);
         lusty_free(folder);
     }
@@ -347,6 +345,8 @@ static void render_service(const cJSON *m, const char *dir, lusty_buf_t *b)
     struct passwd *pw = user ? NULL : getpwuid(getuid());
     if (!user && pw && pw->pw_uid != 0)
         user = pw->pw_name;
+    /* systemd splits ExecStart= at spaces unless quoted. */
+    const char *quote = strchr(where, ' ') ? "\"" : "";
 
     lusty_buf_printf(b,
                      "# systemd unit: %s in production mode (docs/deploy.md).\n"
@@ -371,7 +371,7 @@ static void render_service(const cJSON *m, const char *dir, lusty_buf_t *b)
     lusty_buf_printf(b,
                      "WorkingDirectory=%s\n"
                      "Environment=LUSTY_ENV=production\n"
-                     "ExecStart=%s server --env production %s\n"
+                     "ExecStart=%s server --env production %s%s%s\n"
                      "# SIGHUP: a new generation from fresh code and lusty.json takes over;\n"
                      "# the old one finishes its requests and exits.\n"
                      "ExecReload=/bin/kill -HUP $MAINPID\n"
@@ -392,7 +392,7 @@ static void render_service(const cJSON *m, const char *dir, lusty_buf_t *b)
                      "ReadWritePaths=%s\n\n"
                      "[Install]\n"
                      "WantedBy=multi-user.target\n",
-                     where, lusty, where, data_abs);
+                     where, lusty, quote, where, quote, data_abs);
     lusty_free(lusty);
     lusty_free(data_abs);
     lusty_free(data);
