@@ -1,6 +1,8 @@
-/* MongoDB (through lusty-mongo-ping, see libexec.h), nginx/OpenResty on PATH, the project's
- * port, and libgit2's features. */
+/* MongoDB (through lusty-mongo-ping, see libexec.h), nginx on PATH and the project's
+ * conf/nginx.conf under `nginx -t`, the project's port and data folder, and libgit2's
+ * features. */
 #include "checks.h"
+#include "deploy.h"
 
 #include "error.h"
 #include "fs.h"
@@ -150,26 +152,80 @@ static char *run_capture(char *const argv[], bool with_stderr, double limit_ms)
     return lusty_buf_detach(&out, NULL);
 }
 
-/* The value of "--name=value" in nginx's configure arguments. */
-static char *configure_arg(const char *text, const char *name)
+/* The first line of `text` that reports an error ("nginx: [emerg] ..."). */
+static char *first_error(const char *text)
 {
-    const char *p = strstr(text, name);
-    if (!p)
-        return NULL;
-    p += strlen(name);
-    return lusty_strndup(p, strcspn(p, " \n'\""));
+    const char *e = strstr(text, "[emerg]");
+    if (!e)
+        e = strstr(text, "[alert]");
+    if (!e)
+        e = text;
+    return lusty_strndup(e, strcspn(e, "\n"));
+}
+
+/* conf/nginx.conf: whether it loads (nginx -t with the project as prefix,
+ * errors on stderr rather than in a log file), and whether its upstream
+ * ports are the ones lusty.json gives now. */
+static void check_nginx_conf(cli_nginx_check_t *n, const char *dir, const cJSON *manifest)
+{
+    char *conf = cli_path_join(dir, "conf/nginx.conf"), *text = NULL;
+    size_t len = 0;
+    if (cli_read_file(conf, &text, &len) != 0) {
+        lusty_free(conf);
+        return;
+    }
+    n->nports = cli_deploy_upstream_ports(text, n->ports, CLI_MAX_UPSTREAMS);
+    lusty_free(text);
+    cli_deploy_file_t files[CLI_DEPLOY_NFILES];
+    cli_deploy_render(manifest, dir, files);
+    n->nwant = cli_deploy_upstream_ports(files[0].content, n->want, CLI_MAX_UPSTREAMS);
+    cli_deploy_files_free(files);
+    n->conf = CLI_NGINX_CONF_UNTESTED;
+    if (n->found) {
+        char *prefix = lusty_asprintf("%s/", dir);
+        char *argv[] = {n->path, "-t", "-q", "-p", prefix, "-c", conf, "-e", "stderr", NULL};
+        char *out = run_capture(argv, true, 5000);
+        bool failed = !out || strstr(out, "[emerg]") || strstr(out, "test failed");
+        n->conf = failed ? CLI_NGINX_CONF_FAILED : CLI_NGINX_CONF_OK;
+        if (failed)
+            n->conf_error = out ? first_error(out) : lusty_strdup("nginx could not be run");
+        lusty_free(out);
+        lusty_free(prefix);
+    }
+    lusty_free(conf);
+}
+
+/* "8080, 8081", or "none". Free with lusty_free(). */
+static char *port_list(const int *ports, size_t n)
+{
+    lusty_buf_t b = LUSTY_BUF_INIT;
+    for (size_t i = 0; i < n; i++)
+        lusty_buf_printf(&b, "%s%d", i ? ", " : "", ports[i]);
+    if (!n)
+        lusty_buf_puts(&b, "none");
+    return lusty_buf_detach(&b, NULL);
+}
+
+static bool ports_match(const cli_nginx_check_t *n)
+{
+    if (n->nports != n->nwant)
+        return false;
+    for (size_t i = 0; i < n->nports; i++)
+        if (n->ports[i] != n->want[i])
+            return false;
+    return true;
 }
 
 static void check_nginx(cli_nginx_check_t *n)
 {
-    const char *names[] = {"openresty", "nginx"};
+    const char *names[] = {"nginx", "openresty"};
     for (size_t i = 0; i < 2 && !n->path; i++)
         n->path = which(names[i]);
     if (!n->path)
         return;
     n->found = true;
     /* nginx prints its version on stderr. */
-    char *argv[] = {n->path, "-V", NULL};
+    char *argv[] = {n->path, "-v", NULL};
     char *text = run_capture(argv, true, 2000);
     if (!text)
         return;
@@ -178,20 +234,19 @@ static void check_nginx(cli_nginx_check_t *n)
         v += strlen("version: ");
         n->version = lusty_strndup(v, strcspn(v, " \n"));
     }
-    /* Built in (OpenResty, --add-module=…lua-nginx-module) or a dynamic
-     * module in the modules folder (Debian's libnginx-mod-http-lua). */
-    if (strstr(text, "openresty") || strstr(text, "lua-nginx-module") || strstr(text, "http_lua"))
-        n->lua = true;
-    char *modules = configure_arg(text, "--modules-path=");
-    if (!modules && strstr(text, "nginx/"))
-        modules = lusty_strdup("/usr/lib/nginx/modules");
-    if (modules && !n->lua) {
-        char *so = cli_path_join(modules, "ngx_http_lua_module.so");
-        n->lua = cli_exists(so);
-        lusty_free(so);
-    }
-    lusty_free(modules);
     lusty_free(text);
+}
+
+/* The data folder: there, and writable by this user (as the service's
+ * ReadWritePaths= makes it the only writable place). */
+static void check_data(cli_data_check_t *d, const char *dir, const cJSON *manifest)
+{
+    d->checked = true;
+    d->path = cli_deploy_data_dir(manifest);
+    char *abs = d->path[0] == '/' ? lusty_strdup(d->path) : cli_path_join(dir, d->path);
+    d->exists = cli_is_dir(abs);
+    d->writable = d->exists && access(abs, W_OK | X_OK) == 0;
+    lusty_free(abs);
 }
 
 static void check_port(cli_port_check_t *pc, const char *host, int port)
@@ -229,6 +284,10 @@ void cli_checks_run(cli_checks_t *c, const char *host, int port)
 {
     check_mongodb(&c->mongodb);
     check_nginx(&c->nginx);
+    if (c->project_dir && c->manifest) {
+        check_nginx_conf(&c->nginx, c->project_dir, c->manifest);
+        check_data(&c->data, c->project_dir, c->manifest);
+    }
     if (host)
         check_port(&c->port, host, port);
 }
@@ -240,6 +299,8 @@ void cli_checks_clear(cli_checks_t *c)
     lusty_free(c->mongodb.error);
     lusty_free(c->nginx.path);
     lusty_free(c->nginx.version);
+    lusty_free(c->nginx.conf_error);
+    lusty_free(c->data.path);
     lusty_free(c->port.host);
     lusty_free(c->port.error);
 }
@@ -275,6 +336,25 @@ void cli_checks_print_problems(const cli_checks_t *c)
     if (c->port.checked && !c->port.free)
         cli_warning("port %d on %s is not available%s%s", c->port.port, c->port.host,
                     c->port.error ? ": " : " (in use)", c->port.error ? c->port.error : "");
+    const cli_nginx_check_t *n = &c->nginx;
+    if (n->conf == CLI_NGINX_CONF_FAILED) {
+        cli_warning("conf/nginx.conf does not load: %s", n->conf_error);
+        cli_hint("regenerate it with 'lusty deploy-files' (--force to replace an edited one)");
+    }
+    if (n->conf != CLI_NGINX_CONF_NONE && !ports_match(n)) {
+        char *have = port_list(n->ports, n->nports), *want = port_list(n->want, n->nwant);
+        cli_warning("conf/nginx.conf proxies to port %s, but lusty.json says %s", have, want);
+        cli_hint("run 'lusty deploy-files' to regenerate it from lusty.json");
+        lusty_free(have);
+        lusty_free(want);
+    }
+    /* A missing data folder is made on first use in development; only a
+     * folder that exists and cannot be written is a problem now. */
+    if (c->data.checked && c->data.exists && !c->data.writable) {
+        cli_warning("the data folder '%s' is not writable", c->data.path);
+        cli_hint("give the server's user write access to it: a production service may write "
+                 "only there");
+    }
 }
 
 static void row(FILE *out, const char *label, const char *color, const char *status,
@@ -306,15 +386,41 @@ static void print_rows(const cli_checks_t *c, FILE *out, bool reasons)
     }
     lusty_free(text);
     text = NULL;
-    if (c->nginx.found) {
-        text = lusty_asprintf(" %s (%s)%s", c->nginx.path,
-                              c->nginx.version ? c->nginx.version : "unknown version",
-                              c->nginx.lua ? " with the Lua module" : ", without the Lua module");
-        row(out, "nginx", c->nginx.lua ? cli_term_green(out) : cli_term_yellow(out), "found",
-            text);
+    const cli_nginx_check_t *n = &c->nginx;
+    if (n->found) {
+        text = lusty_asprintf(" %s (%s)", n->path, n->version ? n->version : "unknown version");
+        row(out, "nginx", cli_term_green(out), "found", text);
     } else {
         row(out, "nginx", cli_term_dim(out), "not found",
             " on PATH (needed only to deploy conf/nginx.conf)");
+    }
+    lusty_free(text);
+    text = NULL;
+    if (n->conf != CLI_NGINX_CONF_NONE) {
+        char *ports = port_list(n->ports, n->nports);
+        bool match = ports_match(n);
+        static const char *const states[] = {"", "not tested", "loads", "does not load"};
+        text = lusty_asprintf(" (%snginx -t); proxies to port %s%s", n->found ? "" : "no ", ports,
+                              match ? " as lusty.json says" : ", not what lusty.json says");
+        bool good = n->conf != CLI_NGINX_CONF_FAILED && match;
+        char *status = lusty_asprintf("conf/nginx.conf %s", states[n->conf]);
+        row(out, "deploy", good ? cli_term_green(out) : cli_term_yellow(out), status, text);
+        lusty_free(status);
+        lusty_free(ports);
+    }
+    lusty_free(text);
+    text = NULL;
+    if (c->data.checked) {
+        text = lusty_asprintf("%s %s", c->data.path,
+                              c->data.writable ? "is writable"
+                              : c->data.exists ? "is not writable"
+                                               : "does not exist yet (create it before a "
+                                                 "production service starts)");
+        row(out, "data",
+            c->data.writable ? cli_term_green(out)
+            : c->data.exists ? cli_term_yellow(out)
+                             : cli_term_dim(out),
+            text, "");
     }
     lusty_free(text);
     text = NULL;
@@ -381,7 +487,22 @@ cJSON *cli_checks_to_json(const cli_checks_t *c)
     cJSON_AddBoolToObject(nj, "found", c->nginx.found);
     add_string_or_null(nj, "path", c->nginx.path);
     add_string_or_null(nj, "version", c->nginx.version);
-    cJSON_AddBoolToObject(nj, "lua", c->nginx.lua);
+    static const char *const conf_states[] = {"none", "untested", "ok", "failed"};
+    cJSON_AddStringToObject(nj, "config", conf_states[c->nginx.conf]);
+    add_string_or_null(nj, "config_error", c->nginx.conf_error);
+    cJSON *ports = cJSON_AddArrayToObject(nj, "upstream_ports");
+    for (size_t i = 0; i < c->nginx.nports; i++)
+        cJSON_AddItemToArray(ports, cJSON_CreateNumber(c->nginx.ports[i]));
+    cJSON_AddBoolToObject(nj, "ports_match",
+                          c->nginx.conf == CLI_NGINX_CONF_NONE || ports_match(&c->nginx));
+    if (c->data.checked) {
+        cJSON *dj = cJSON_AddObjectToObject(root, "data");
+        cJSON_AddStringToObject(dj, "path", c->data.path);
+        cJSON_AddBoolToObject(dj, "exists", c->data.exists);
+        cJSON_AddBoolToObject(dj, "writable", c->data.writable);
+    } else {
+        cJSON_AddNullToObject(root, "data");
+    }
 
     if (c->port.checked) {
         cJSON *pj = cJSON_AddObjectToObject(root, "port");
@@ -445,6 +566,7 @@ void cli_checks_prepare(cli_checks_t *c, const cJSON *manifest, const cli_mongod
     m->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 2000;
     m->required = opts->require || cJSON_IsTrue(required);
     m->skip = opts->skip;
+    c->manifest = manifest;
 
     *host_out = NULL;
     *port_out = 0;

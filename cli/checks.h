@@ -31,12 +31,36 @@ typedef struct {
     char *error;     /* the driver's reason */
 } cli_mongo_check_t;
 
+/* conf/nginx.conf of the project (see deploy.h). */
+typedef enum {
+    CLI_NGINX_CONF_NONE,     /* no project, or no conf/nginx.conf */
+    CLI_NGINX_CONF_UNTESTED, /* the file is there, nginx is not */
+    CLI_NGINX_CONF_OK,       /* nginx -t accepts it */
+    CLI_NGINX_CONF_FAILED,   /* nginx -t refuses it: conf_error */
+} cli_nginx_conf_t;
+
+#define CLI_MAX_UPSTREAMS 16
+
 typedef struct {
     bool found;
     char *path;    /* nginx or openresty on PATH */
     char *version; /* "nginx/1.22.1", "openresty/1.21.4.1" */
-    bool lua;      /* the Lua module is built in or installed */
+    cli_nginx_conf_t conf;
+    char *conf_error;             /* nginx -t's first error line */
+    int ports[CLI_MAX_UPSTREAMS]; /* the upstream ports in conf/nginx.conf */
+    size_t nports;
+    int want[CLI_MAX_UPSTREAMS]; /* the ones lusty.json makes */
+    size_t nwant;
 } cli_nginx_check_t;
+
+/* The data folder (the store's, see deploy.h): a service can write only
+ * there. */
+typedef struct {
+    bool checked; /* false without a project */
+    char *path;   /* as lusty.json gives it, relative to the project */
+    bool exists;
+    bool writable;
+} cli_data_check_t;
 
 typedef struct {
     bool checked; /* false without a project */
@@ -50,6 +74,12 @@ typedef struct {
     cli_mongo_check_t mongodb;
     cli_nginx_check_t nginx;
     cli_port_check_t port;
+    cli_data_check_t data;
+    /* Inputs of the deploy checks (borrowed): the project's folder (set by
+     * the caller; NULL without a project) and its manifest (set by
+     * cli_checks_prepare()). */
+    const char *project_dir;
+    const struct cJSON *manifest;
 } cli_checks_t;
 
 /* The MongoDB options that bootstrap and doctor share: one table entry

@@ -24,6 +24,8 @@ extern const cli_cmd_info_t cmd_bootstrap_info;
 int cmd_bootstrap(int argc, char **argv);
 extern const cli_cmd_info_t cmd_doctor_info;
 int cmd_doctor(int argc, char **argv);
+extern const cli_cmd_info_t cmd_deploy_files_info;
+int cmd_deploy_files(int argc, char **argv);
 extern const cli_cmd_info_t cmd_server_info;
 int cmd_server(int argc, char **argv);
 extern const cli_cmd_info_t cmd_exec_info;

@@ -609,6 +609,7 @@ static int run_bootstrap(const boot_args_t *a)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     checks_run_t check_run = {.checks = &checks};
+    checks.project_dir = proj->dir;
     cli_checks_prepare(&checks, proj->manifest, &a->mongodb, &check_run.host, &check_run.port);
     pthread_t check_thread;
     bool checking = njobs > 0 && pthread_create(&check_thread, NULL, run_checks, &check_run) == 0;

@@ -160,6 +160,7 @@ static int run_doctor(const doctor_args_t *a)
 
     const char *host = NULL;
     int port = 0;
+    checks.project_dir = proj ? proj->dir : NULL;
     cli_checks_prepare(&checks, proj ? proj->manifest : NULL, &a->mongodb, &host, &port);
     cli_checks_run(&checks, host, port);
     if (a->json)

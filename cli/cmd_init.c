@@ -11,6 +11,7 @@
  * have the template's content as done, and finishes a repository whose
  * first commit is missing. */
 #include "cmd.h"
+#include "deploy.h"
 #include "error.h"
 #include "fs.h"
 #include "libexec.h"
@@ -66,7 +67,8 @@ const cli_cmd_info_t cmd_init_info = {
     .usage = "[options] [DIR]",
     .description =
         "Creates a project in DIR (default: the current folder; created if missing) from a\n"
-        "template: lusty.json, app/config.lua, handlers, views, conf/nginx.conf and a git\n"
+        "template: lusty.json, app/config.lua, handlers, views, the deploy files made from\n"
+        "lusty.json (conf/nginx.conf, conf/lusty.service: see lusty deploy-files) and a git\n"
         "repository with a first commit (unless --no-git, or DIR is already inside one).\n"
         "Templates are looked up in $LUSTY_TEMPLATES, ~/.config/lusty/templates, the\n"
         "installed share/lusty/templates and the source tree's templates/.\n",
@@ -654,6 +656,46 @@ done:
     return rc;
 }
 
+/* Adds the deploy files made from the rendered lusty.json (deploy.h),
+ * unless the template brings its own file of the same name. */
+static void add_deploy_files(const char *dir, cli_rendered_file_t **files, size_t *count)
+{
+    cJSON *manifest = NULL;
+    for (size_t i = 0; i < *count && !manifest; i++)
+        if (strcmp((*files)[i].path, "lusty.json") == 0)
+            manifest = cJSON_ParseWithLength((*files)[i].content, (*files)[i].len);
+    if (!cJSON_IsObject(manifest)) {
+        cJSON_Delete(manifest);
+        return;
+    }
+    char cwd[PATH_MAX];
+    char *abs =
+        dir[0] == '/' || !getcwd(cwd, sizeof(cwd)) ? lusty_strdup(dir) : cli_path_join(cwd, dir);
+    size_t n = strlen(abs);
+    while (n > 1 && (abs[n - 1] == '/' || (abs[n - 1] == '.' && abs[n - 2] == '/')))
+        abs[--n] = '\0';
+    cli_deploy_file_t gen[CLI_DEPLOY_NFILES];
+    cli_deploy_render(manifest, abs, gen);
+    *files = lusty_realloc(*files, (*count + CLI_DEPLOY_NFILES) * sizeof(**files));
+    for (size_t g = 0; g < CLI_DEPLOY_NFILES; g++) {
+        bool taken = false;
+        for (size_t i = 0; i < *count && !taken; i++)
+            taken = strcmp((*files)[i].path, gen[g].path) == 0;
+        if (taken)
+            continue;
+        (*files)[(*count)++] = (cli_rendered_file_t){
+            .path = lusty_strdup(gen[g].path),
+            .content = gen[g].content,
+            .len = gen[g].len,
+            .mode = 0644,
+        };
+        gen[g].content = NULL;
+    }
+    cli_deploy_files_free(gen);
+    lusty_free(abs);
+    cJSON_Delete(manifest);
+}
+
 static int run_init(const init_args_t *a)
 {
     int rc = CLI_EXIT_FAILURE;
@@ -691,6 +733,7 @@ static int run_init(const init_args_t *a)
         cli_error("template '%s' is broken: %s", t->name, err);
         goto cleanup;
     }
+    add_deploy_files(a->dir, &files, &count);
     actions = lusty_calloc(count ? count : 1, sizeof(*actions));
     rc = check_target(a->dir, files, count, a->force, actions);
     if (rc != CLI_EXIT_OK)

@@ -9,6 +9,7 @@ const cli_cmd_t cli_commands[] = {
     {&cmd_bootstrap_info, cmd_bootstrap},
     {&cmd_doctor_info, cmd_doctor},
     {&cmd_server_info, cmd_server},
+    {&cmd_deploy_files_info, cmd_deploy_files},
     {&cmd_exec_info, cmd_exec},
     {&cmd_channels_info, cmd_channels},
     {&cmd_completion_info, cmd_completion},

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-char *cli_libexec_find(const char *name)
+char *cli_exe_dir(void)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -17,16 +17,24 @@ char *cli_libexec_find(const char *name)
         return NULL;
     exe[n] = '\0';
     char *slash = strrchr(exe, '/');
-    if (!slash)
+    return slash ? lusty_strndup(exe, (size_t)(slash - exe)) : NULL;
+}
+
+char *cli_libexec_find(const char *name)
+{
+    char *exe = cli_exe_dir();
+    if (!exe)
         return NULL;
-    *slash = '\0';
     const char *const layouts[] = {"%s/%s", "%s/../libexec/lusty/%s"};
     for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
         char *candidate = lusty_asprintf(layouts[i], exe, name);
-        if (access(candidate, X_OK) == 0)
+        if (access(candidate, X_OK) == 0) {
+            lusty_free(exe);
             return candidate;
+        }
         lusty_free(candidate);
     }
+    lusty_free(exe);
     return NULL;
 }
 

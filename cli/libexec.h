@@ -23,4 +23,8 @@ char *cli_self_command(void);
 /* The environment variable through which the launcher names itself. */
 #define CLI_COMMAND_ENV "LUSTY_COMMAND"
 
+/* The folder of the running binary; NULL when it cannot be read. Free with
+ * lusty_free(). */
+char *cli_exe_dir(void);
+
 #endif

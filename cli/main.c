@@ -16,8 +16,8 @@ static void print_overview(FILE *out)
             cli_term_bold(out), cli_term_reset(out));
     for (const cli_cmd_t *c = cli_commands; c->info; c++)
         if (!c->info->hidden)
-            fprintf(out, "  %-12s %s\n", c->info->name, c->info->summary);
-    fprintf(out, "  %-12s %s\n", "help", "Show help for a command");
+            fprintf(out, "  %-13s %s\n", c->info->name, c->info->summary);
+    fprintf(out, "  %-13s %s\n", "help", "Show help for a command");
     fprintf(out, "\nSee 'lusty help <command>' or 'lusty <command> --help' for more.\n");
 }
 

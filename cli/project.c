@@ -210,7 +210,7 @@ char *cli_project_path(const cli_project_t *p, const char *path)
 
 /* What a key holds. Objects list their keys in `keys`; KIND_MAP is an
  * object whose keys are the user's own (handler names, URL prefixes). */
-typedef enum { KIND_STRING, KIND_BOOL, KIND_INT, KIND_OBJECT, KIND_MAP } kind_t;
+typedef enum { KIND_STRING, KIND_BOOL, KIND_INT, KIND_OBJECT, KIND_MAP, KIND_STRINGS } kind_t;
 
 typedef struct key_spec {
     const char *name;
@@ -237,10 +237,23 @@ static const key_spec_t bootstrap_keys[] = {
     {NULL, 0, 0, 0, NULL},
 };
 
+/* What conf/nginx.conf and conf/lusty.service are made with (deploy.h). */
+static const key_spec_t deploy_keys[] = {
+    {"host", KIND_STRING, 0, 0, NULL},
+    {"listen", KIND_INT, 1, 65535, NULL},
+    {"server_name", KIND_STRING, 0, 0, NULL},
+    {"upstreams", KIND_STRINGS, 0, 0, NULL},
+    {"dir", KIND_STRING, 0, 0, NULL},
+    {"user", KIND_STRING, 0, 0, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
 static const key_spec_t server_keys[] = {
     {"host", KIND_STRING, 0, 0, NULL},
     {"port", KIND_INT, 0, 65535, NULL},
     {"lua_budget_ms", KIND_INT, 0, 86400000, NULL},
+    {"workers", KIND_INT, 1, 256, NULL},
+    {"trusted_proxies", KIND_STRINGS, 0, 0, NULL},
     {"static", KIND_MAP, 0, 0, NULL},
     {"limits", KIND_OBJECT, 0, 0, limit_keys},
     {NULL, 0, 0, 0, NULL},
@@ -257,6 +270,8 @@ static const key_spec_t top_keys[] = {
     {"description", KIND_STRING, 0, 0, NULL},
     {"version", KIND_STRING, 0, 0, NULL},
     {"app", KIND_STRING, 0, 0, NULL},
+    {"env", KIND_STRING, 0, 0, NULL},
+    {"deploy", KIND_OBJECT, 0, 0, deploy_keys},
     {"server", KIND_OBJECT, 0, 0, server_keys},
     {"handlers", KIND_MAP, 0, 0, NULL},
     {"mongodb", KIND_OBJECT, 0, 0, mongodb_keys},
@@ -275,6 +290,8 @@ static const char *kind_text(const key_spec_t *k)
         return "true or false";
     case KIND_INT:
         return "a whole number";
+    case KIND_STRINGS:
+        return "an array of strings";
     default:
         return "an object";
     }
@@ -328,6 +345,11 @@ static int check_value(const cli_project_t *p, const cJSON *v, const char *path,
         break;
     case KIND_BOOL:
         ok = cJSON_IsBool(v);
+        break;
+    case KIND_STRINGS:
+        ok = cJSON_IsArray(v);
+        for (const cJSON *it = ok ? v->child : NULL; it; it = it->next)
+            ok = ok && cJSON_IsString(it);
         break;
     case KIND_INT:
         ok = cJSON_IsNumber(v) && v->valuedouble == (double)(long)v->valuedouble &&

@@ -481,7 +481,7 @@ PY
     python3 - "$BATS_TEST_TMPDIR/out" "$PORT" <<'PY'
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
-assert lines[0] == {"event": "listening", "url": "http://127.0.0.1:%s/" % sys.argv[2], "app": "testapp", "workers": 1}, lines[0]
+assert lines[0] == {"event": "listening", "url": "http://127.0.0.1:%s/" % sys.argv[2], "app": "testapp", "env": "development", "workers": 1}, lines[0]
 assert lines[1]["path"] == "/static/hello.txt" and lines[1]["status"] == 200 and lines[1]["bytes"] == 13, lines[1]
 assert lines[2]["path"] == '/a%22b' and lines[2]["status"] == 404, lines[2]
 assert lines[1]["method"] == "GET" and isinstance(lines[1]["ms"], float)

@@ -55,3 +55,19 @@ wait_for_lines() {
     cat "$file" >&2
     return 1
 }
+
+# json_edit FILE PYTHON: edits the JSON file with a Python statement on `d`.
+json_edit() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+exec(sys.argv[2])
+json.dump(d, open(sys.argv[1], "w"), indent=2)
+PY
+}
+
+# free_port: a port nobody listens on now on 127.0.0.1 (for configurations
+# that must name one; it may be taken again before it is used, seldom).
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}

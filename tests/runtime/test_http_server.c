@@ -96,6 +96,14 @@ static void *run_loop(void *arg)
     return NULL;
 }
 
+static void start_with(running_t *r, const lusty_http_config_t *cfg)
+{
+    assert_int_equal(lusty_http_server_new(&r->srv, cfg), 0);
+    assert_int_equal(uv_loop_init(&r->loop), 0);
+    assert_int_equal(lusty_http_server_start(r->srv, &r->loop, on_done, NULL), 0);
+    pthread_create(&r->thread, NULL, run_loop, r);
+}
+
 static void start(running_t *r, const lusty_http_limits_t *limits)
 {
     lusty_http_config_t cfg = {.handler = handler};
@@ -289,6 +297,41 @@ static void test_503_when_every_connection_is_busy(void **state)
     stop(&r);
 }
 
+/* A restart: the new server takes over the old one's sockets (the same
+ * port, not bound again); with fewer workers than sockets, one worker
+ * listens on several, so no socket of the group is left unserved once the
+ * old server is gone; a server on another port binds its own. */
+static void test_a_restart_shares_the_listening_sockets(void **state)
+{
+    (void)state;
+    running_t a, b, c;
+    lusty_http_config_t cfg = {.handler = handler, .workers = 3};
+    start_with(&a, &cfg);
+    int port = lusty_http_server_port(a.srv);
+    for (int i = 0; i < 6; i++) {
+        int fd = client_socket();
+        assert_true(get_ok(fd, port));
+        close(fd);
+    }
+    cfg.workers = 1;
+    cfg.inherit = a.srv;
+    start_with(&b, &cfg);
+    assert_int_equal(lusty_http_server_port(b.srv), port);
+    stop(&a);
+    /* The kernel spreads new connections over the 3 sockets: each must
+     * reach b's single worker. */
+    for (int i = 0; i < 30; i++) {
+        int fd = client_socket();
+        assert_true(get_ok(fd, port));
+        close(fd);
+    }
+    lusty_http_config_t other = {.handler = handler, .host = "127.0.0.2", .inherit = b.srv};
+    start_with(&c, &other);
+    assert_int_not_equal(lusty_http_server_port(c.srv), 0);
+    stop(&c);
+    stop(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_max_connections_fitted_to_the_descriptor_limit),
         cmocka_unit_test(test_connections_per_address),
         cmocka_unit_test(test_503_when_every_connection_is_busy),
+        cmocka_unit_test(test_a_restart_shares_the_listening_sockets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

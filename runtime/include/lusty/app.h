@@ -54,7 +54,14 @@ typedef struct {
     const char *root;     /* the project folder (absolute), required */
     const char *app;      /* the app config, relative to root; NULL: app/config.lua */
     bool reload;          /* watch the project and reload on change */
+    bool hide_errors;     /* production: the runtime's 5xx pages carry no message,
+                             file or traceback (the report still does) */
     uint64_t budget_ms;   /* per-request Lua time budget; 0 turns it off */
+    /* Addresses or networks ("127.0.0.1", "10.0.0.0/8") of reverse proxies
+     * whose X-Forwarded-For and X-Forwarded-Proto make the context's
+     * request.remoteAddr and request.scheme; others' are ignored. */
+    const char *const *trusted_proxies;
+    size_t ntrusted_proxies;
     int port;             /* the listening port, for request.port/url without Host */
     const char *host;     /* the listening address, idem; NULL: 127.0.0.1 */
     lusty_app_report_cb report;
@@ -72,7 +79,8 @@ typedef struct {
     unsigned publishers;
 } lusty_app_stats_t;
 
-/* Creates the shared app state (copies the options). Free with
+/* Creates the shared app state (copies the options); LUSTY_EINVAL when a
+ * trusted proxy is neither an address nor a network. Free with
  * lusty_app_free() after every worker is freed and lusty_app_stop()'s
  * handles are closed. */
 int lusty_app_new(lusty_app_t **out, const lusty_app_options_t *opts);

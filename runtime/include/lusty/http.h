@@ -100,6 +100,11 @@ void lusty_http_response_on_close(lusty_http_response_t *res, lusty_http_close_c
 bool lusty_http_response_is_closed(const lusty_http_response_t *res);
 /* True for HEAD requests, so that a handler can skip producing a body. */
 bool lusty_http_response_is_head(const lusty_http_response_t *res);
+/* The client's address as the connection's socket sees it ("127.0.0.1",
+ * "::1"): behind a proxy, the proxy's. NULL when it cannot be had. Valid
+ * while the response is. */
+const char *lusty_http_response_peer(const lusty_http_response_t *res);
+
 /* The loop of the worker serving this response. */
 uv_loop_t *lusty_http_response_loop(const lusty_http_response_t *res);
 /* The name of a status code ("Not Found"); "Unknown" when not known. */
@@ -173,6 +178,11 @@ typedef struct {
     lusty_http_access_cb access_log;         /* optional */
     void *access_log_data;
     uint64_t shutdown_deadline_ms; /* in-flight requests get this long on stop; 5 s */
+    /* A restart: a running server whose listening sockets this one shares
+     * when both are on the same host and configured port, so that no
+     * connection is refused while one hands over to the other (stop the
+     * old one once this one has started). NULL, or another address: bind. */
+    struct lusty_http_server_s *inherit;
 } lusty_http_config_t;
 
 typedef struct lusty_http_server_s lusty_http_server_t;

@@ -57,12 +57,19 @@ typedef struct {
     size_t nmounts;
     const char *app;                 /* the app config relative to root; NULL: app/config.lua */
     bool reload;                     /* reload the app when its files change */
+    bool hide_errors;                /* production: 5xx pages without details */
+    const char *const *trusted_proxies; /* see lusty_app_options_t */
+    size_t ntrusted_proxies;
     uint64_t budget_ms;              /* Lua time per request; 0: no limit */
     lusty_http_limits_t limits;      /* zero fields take the defaults */
     lusty_http_access_cb access_log; /* optional; called on worker threads */
     void *access_log_data;
     lusty_serve_report_cb report; /* optional */
     void *report_data;
+    /* A restart: the running server this one replaces. On the same host
+     * and port it listens on the same sockets (nothing is refused while
+     * they overlap); start this one, then stop the old one. */
+    struct lusty_serve *inherit;
 } lusty_serve_options_t;
 
 /* What the start-up block shows. Borrowed from the server. */
@@ -81,8 +88,9 @@ typedef struct {
  * cannot be opened, which are skipped) and loads the app once to check it
  * (app code never fails this: a load error is in the stats, and served
  * as the error page until fixed). Errors: LUSTY_ENOENT, the host is
- * unknown; LUSTY_EINVAL, a mount's prefix is not a plain URL path, with
- * a message in *err_out (free with lusty_free). */
+ * unknown; LUSTY_EINVAL, a mount's prefix is not a plain URL path or a
+ * trusted proxy is not an address, with a message in *err_out (free
+ * with lusty_free). */
 int lusty_serve_new(lusty_serve_t **out, const lusty_serve_options_t *opts, char **err_out);
 
 /* Binds the listening socket. Returns 0 or the error (libuv's, e.g.

@@ -11,7 +11,8 @@
 --
 --   local serve = require('lusty.context_builder')(mt, bind)
 --   local context, response = serve(app, box, send, flush, finish, method,
---     uri, host, port, url, queryString, query, headers, body, params, suffix)
+--     uri, host, port, url, queryString, query, headers, body, params, suffix,
+--     scheme, remoteAddr)
 --
 -- `send`, `flush` and `finish` are the request's own response functions;
 -- bind(box, response) tells them which table is the response. The pipeline
@@ -20,12 +21,13 @@ local setmetatable = setmetatable
 
 return function(mt, bind)
   return function(app, box, send, flush, finish, method, uri, host, port, url, queryString,
-                  query, headers, body, params, suffix)
+                  query, headers, body, params, suffix, scheme, remoteAddr)
     local response = { status = 200, headers = {}, send = send, flush = flush, ['end'] = finish }
     local context = {
       request = {
-        method = method, uri = uri, scheme = 'http', host = host, port = port, url = url,
+        method = method, uri = uri, scheme = scheme, host = host, port = port, url = url,
         queryString = queryString, query = query, headers = headers, body = body, params = params,
+        remoteAddr = remoteAddr,
       },
       response = response,
       input = {},

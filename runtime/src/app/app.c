@@ -56,6 +56,15 @@ int lusty_app_new(lusty_app_t **out, const lusty_app_options_t *opts)
     app->host = lusty_strdup(opts->host ? opts->host : "127.0.0.1");
     app->port = opts->port;
     app->reload = opts->reload;
+    app->hide_errors = opts->hide_errors;
+    if (lusty__app_set_trusted(app, opts->trusted_proxies, opts->ntrusted_proxies) != 0) {
+        lusty_free(app->trusted);
+        lusty_free(app->host);
+        lusty_free(app->app_file);
+        lusty_free(app->root);
+        lusty_free(app);
+        return LUSTY_EINVAL;
+    }
     app->budget_ms = opts->budget_ms;
     app->report = opts->report;
     app->report_data = opts->report_data;
@@ -71,6 +80,7 @@ void lusty_app_free(lusty_app_t *app)
     if (!app)
         return;
     pthread_mutex_destroy(&app->lock);
+    lusty_free(app->trusted);
     for (unsigned i = 0; i < app->nchanged; i++)
         lusty_free(app->changed_files[i]);
     lusty_free(app->changed);
@@ -303,7 +313,9 @@ void lusty_app_worker_handle(void *data, const lusty_http_request_t *req,
         switch_gen(w, gen);
     lusty__app_gen_t *g = w->cur;
     if (!g->host) {
-        lusty__app_page(res, req, 500, "The app failed to load", g->error, NULL);
+        lusty__app_page(res, req, 500,
+                        app->hide_errors ? "Internal Server Error" : "The app failed to load",
+                        app->hide_errors ? NULL : g->error, NULL);
         return;
     }
     if (g->no_app) {

@@ -121,9 +121,13 @@ static void push_form(lua_State *L, lusty_buf_t *tmp, const char *s, size_t len)
 
 /* ---- the context ---- */
 
-void lusty__app_push_context_args(lusty_app_t *app, lua_State *L,
-                                  const lusty_http_request_t *req)
+void lusty__app_push_context_args(lusty_app_t *app, lua_State *L, const lusty_http_request_t *req,
+                                  const lusty_http_response_t *res)
 {
+    const char *client;
+    size_t client_len;
+    bool https;
+    lusty__app_client(app, req, res, &client, &client_len, &https);
     lusty_buf_t tmp = LUSTY_BUF_INIT;
     lua_checkstack(L, 20);
     /* method, uri, host, port, url, queryString, query, headers, body,
@@ -139,7 +143,7 @@ void lusty__app_push_context_args(lusty_app_t *app, lua_State *L,
         const char *colon = hosth[0] == '[' ? strchr(hosth, ']') : hosth;
         colon = colon ? strchr(colon, ':') : NULL;
         const char *hend = colon ? colon : hosth + strlen(hosth);
-        port = colon ? atoi(colon + 1) : 80;
+        port = colon ? atoi(colon + 1) : https ? 443 : 80;
         lua_pushlstring(L, hosth, (size_t)(hend - hosth));
     } else {
         lua_pushstring(L, app->host);
@@ -150,9 +154,12 @@ void lusty__app_push_context_args(lusty_app_t *app, lua_State *L,
     /* url: http://host[:port]path, put together by hand (lua_pushfstring
      * formats through a slower general path). */
     lusty_buf_clear(&tmp);
-    lusty_buf_append(&tmp, "http://", 7);
+    if (https)
+        lusty_buf_append(&tmp, "https://", 8);
+    else
+        lusty_buf_append(&tmp, "http://", 7);
     lusty_buf_append(&tmp, host, host_len);
-    if (port != 80) {
+    if (port != (https ? 443 : 80)) {
         char digits[12];
         size_t n = sizeof digits;
         unsigned v = port > 0 ? (unsigned)port : 0;
@@ -198,6 +205,14 @@ void lusty__app_push_context_args(lusty_app_t *app, lua_State *L,
         }
         i = end + 1;
     }
+    if (https)
+        lua_pushliteral(L, "https");
+    else
+        lua_pushliteral(L, "http");
+    if (client)
+        lua_pushlstring(L, client, client_len);
+    else
+        lua_pushnil(L);
     lusty_buf_free(&tmp);
 }
 

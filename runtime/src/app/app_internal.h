@@ -27,6 +27,7 @@ typedef struct lusty__app_gen {
 } lusty__app_gen_t;
 
 typedef struct lusty__app_watch lusty__app_watch_t;
+typedef struct lusty__app_net lusty__app_net_t;
 
 #define LUSTY__APP_MAX_CHANGED 16
 
@@ -37,6 +38,9 @@ struct lusty_app {
     char *host;
     int port;
     bool reload;
+    bool hide_errors;
+    lusty__app_net_t *trusted; /* proxies whose X-Forwarded-* are believed */
+    size_t ntrusted;
     uint64_t budget_ms;
     lusty_app_report_cb report;
     void *report_data;
@@ -124,10 +128,23 @@ void lusty__app_finish(lusty__app_req_t *r, lua_State *L, const char *pipeline_e
 
 /* ---- app_context.c ---- */
 /* Pushes the arguments of the context builder for `req`: method, uri,
- * host, port, url, queryString, query, headers, body, params, suffix. */
-#define LUSTY__APP_CONTEXT_ARGS 11
+ * host, port, url, queryString, query, headers, body, params, suffix,
+ * scheme, remoteAddr. */
+#define LUSTY__APP_CONTEXT_ARGS 13
 void lusty__app_push_context_args(lusty_app_t *app, lua_State *L,
-                                  const lusty_http_request_t *req);
+                                  const lusty_http_request_t *req,
+                                  const lusty_http_response_t *res);
+
+/* ---- app_proxy.c ---- */
+/* Parses the trusted proxies (addresses or networks, "10.0.0.0/8");
+ * LUSTY_EINVAL for one that is neither. */
+int lusty__app_set_trusted(lusty_app_t *app, const char *const *nets, size_t n);
+/* The client's address (not NUL-terminated: *addr_len bytes; NULL when
+ * unknown) and whether it asked for https: the connection's, or what a
+ * trusted proxy says in X-Forwarded-For and X-Forwarded-Proto. */
+void lusty__app_client(const lusty_app_t *app, const lusty_http_request_t *req,
+                       const lusty_http_response_t *res, const char **addr, size_t *addr_len,
+                       bool *https);
 
 /* ---- app_errors.c ---- */
 typedef enum { LUSTY__APP_TEXT, LUSTY__APP_HTML, LUSTY__APP_JSON } lusty__app_format_t;

@@ -179,7 +179,7 @@ void lusty__app_request_start(lusty_app_worker_t *w, lusty__app_gen_t *g,
     lua_rawgeti(L, LUA_REGISTRYINDEX, g->serve_ref);
     lua_rawgeti(L, LUA_REGISTRYINDEX, g->app_ref);
     lusty__app_push_response_fns(L, r);
-    lusty__app_push_context_args(app, L, req);
+    lusty__app_push_context_args(app, L, req, res);
     lusty_lua_task_t *task;
     lusty_lua_task_start(&task, g->host, 5 + LUSTY__APP_CONTEXT_ARGS, app->budget_ms,
                          on_task_done, r);

@@ -213,6 +213,10 @@ static void end_sent(lusty__app_req_t *r)
 static void end_page(lusty__app_req_t *r, int status, const char *title, const char *message,
                      const char *trace)
 {
+    /* In production the details stay in the log: a message or a traceback
+     * tells a client about files, paths and code it should not see. */
+    if (r->w->app->hide_errors && status >= 500)
+        message = trace = NULL;
     lusty__app_page(r->res, r->req, status, title, message, trace);
     r->res = NULL;
 }

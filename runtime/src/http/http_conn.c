@@ -486,11 +486,19 @@ static lusty__http_conn_t *conn_new(lusty__http_worker_t *w)
     return c;
 }
 
-void lusty__http_conn_accept(lusty__http_worker_t *w)
+void lusty__http_conn_drain(lusty__http_conn_t *c, uint64_t ms)
+{
+    if (c->fake)
+        lusty__http_conn_close(c);
+    else
+        arm(c, LUSTY__TIMER_IDLE, ms);
+}
+
+void lusty__http_conn_accept(lusty__http_worker_t *w, uv_stream_t *listener)
 {
     lusty__http_conn_t *c = conn_new(w);
     uv_tcp_init(&w->loop, &c->tcp);
-    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp) != 0) {
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
         lusty__http_conn_close(c);
         return;
     }

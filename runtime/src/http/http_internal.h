@@ -121,6 +121,7 @@ struct lusty__http_conn_s {
     size_t in_pos, in_len;
     lusty_http_response_t res;
     lusty__http_fake_t *fake; /* a test's client instead of `tcp` */
+    char peer[48];            /* the client's address, "" until first asked */
     lusty__timer_kind_t timer_kind;
     /* Loop times (ms): when the current kind's time is up, and when the
      * libuv timer is due. The timer is only moved when it would fire too
@@ -142,10 +143,15 @@ struct lusty__http_worker_s {
     uv_thread_t thread;
     bool thread_started;
     uv_loop_t loop;
-    uv_tcp_t listener;
+    /* Its listening sockets (usually one; more when a restart with fewer
+     * workers inherits more sockets than it has workers): the descriptors
+     * until the worker opens them, then its handles. */
+    uv_tcp_t *listeners;
+    int *fds;
+    unsigned nlisteners;
+    unsigned listening; /* handles open */
     uv_async_t stop_async;
     uv_timer_t deadline;
-    int fd; /* the listening socket until the worker owns it */
     void *handler_data;
     lusty__http_conn_t *conns, *conns_tail; /* see http_shed.c */
     size_t nconns;                          /* until freed, closing ones too */
@@ -155,7 +161,7 @@ struct lusty__http_worker_s {
     lusty__http_addr_t **addr_buckets;
     uint64_t shed_logged; /* loop time of the last shedding warning */
     uint64_t fd_logged;   /* of the last out-of-descriptors error */
-    bool stopping, listening, finished, stop_called;
+    bool stopping, finished, stop_called;
     bool async_closed; /* guarded by the server's lock: no more stop requests */
     int status;
     lusty_buf_t out; /* where responses are built before they are sent */
@@ -166,7 +172,13 @@ struct lusty__http_worker_s {
 struct lusty_http_server_s {
     lusty_http_config_t cfg; /* strings point into the copies below */
     char *host, *server_name;
-    int port;
+    int port;           /* bound */
+    int requested_port; /* as configured (0: any) */
+    /* The listening sockets, one per worker or more (see inherit in
+     * lusty_http_config_t); closed by lusty_http_server_stop() (guarded
+     * by `lock`), the workers keeping duplicates until they stop. */
+    int *socks;
+    unsigned nsocks;
     unsigned nworkers;
     lusty__http_worker_t *workers;
     uv_async_t done_async;
@@ -217,8 +229,12 @@ void lusty__http_worker_out_of_fds(lusty__http_worker_t *w, const char *code,
 void lusty__http_worker_check_fds(lusty__http_worker_t *w, const lusty__http_conn_t *newcomer,
                                   int fd);
 
-/* Accepts a connection from the worker's listener (http_conn.c). */
-void lusty__http_conn_accept(lusty__http_worker_t *w);
+/* Accepts a connection from one of the worker's listeners (http_conn.c). */
+void lusty__http_conn_accept(lusty__http_worker_t *w, uv_stream_t *listener);
+/* The server stops: an idle connection gets `ms` more for a request that
+ * may already be on its way (answered with Connection: close), rather
+ * than being closed under a client about to use it. */
+void lusty__http_conn_drain(lusty__http_conn_t *c, uint64_t ms);
 /* The test seam: opens a connection of `w` whose client is `f`; bytes
  * the client sends and its end of input are given with the two calls
  * below, and are read on the worker's loop. */

@@ -10,6 +10,7 @@
 #include "lusty/error.h"
 #include "lusty/log.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -196,6 +197,31 @@ bool lusty_http_response_is_closed(const lusty_http_response_t *res)
 bool lusty_http_response_is_head(const lusty_http_response_t *res)
 {
     return res->is_head;
+}
+
+const char *lusty_http_response_peer(const lusty_http_response_t *res)
+{
+    lusty__http_conn_t *c = res->conn;
+    if (c->peer[0])
+        return c->peer;
+    if (c->fake) {
+        /* The test seam's client is a loopback one. */
+        strcpy(c->peer, "127.0.0.1");
+        return c->peer;
+    }
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return NULL;
+    const void *a = ss.ss_family == AF_INET6
+                        ? (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+                        : (const void *)&((struct sockaddr_in *)&ss)->sin_addr;
+    if (!inet_ntop(ss.ss_family, a, c->peer, sizeof(c->peer)))
+        return NULL;
+    /* An IPv4 client of an IPv6 socket, as the address it really is. */
+    if (strncmp(c->peer, "::ffff:", 7) == 0 && strchr(c->peer + 7, '.'))
+        memmove(c->peer, c->peer + 7, strlen(c->peer + 7) + 1);
+    return c->peer;
 }
 
 uv_loop_t *lusty_http_response_loop(const lusty_http_response_t *res)

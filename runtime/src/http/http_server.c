@@ -5,7 +5,12 @@
  * (SO_REUSEPORT), so the kernel balances connections between the workers
  * and no loop ever touches another's handles; the only cross-thread calls
  * are uv_async_send() to ask a worker to stop and to tell the caller's loop
- * that every worker has finished. */
+ * that every worker has finished.
+ *
+ * A restart (a new server inheriting from a running one) takes duplicates
+ * of the running server's sockets instead of binding: the sockets are the
+ * same, so their queues of waiting connections carry over and nothing is
+ * refused or reset while one generation hands over to the next. */
 #include "http_internal.h"
 
 #include "lusty/alloc.h"
@@ -14,6 +19,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -21,6 +27,9 @@
 #include <unistd.h>
 
 #define BACKLOG 511
+/* How long an idle connection may still bring a request once the server
+ * stops. */
+#define DRAIN_MS 200
 
 /* Binds a listening socket; returns a libuv-style error code. */
 static int bind_socket(const struct sockaddr *addr, socklen_t len, bool reuseport, bool do_listen,
@@ -50,6 +59,34 @@ fail:;
     return err;
 }
 
+/* Takes duplicates of the sockets of `from` when it listens on the same
+ * host and configured port; false when it does not (or has stopped). */
+static bool inherit_sockets(lusty_http_server_t *srv, lusty_http_server_t *from)
+{
+    if (!from || strcmp(from->host, srv->host) != 0 || from->requested_port != srv->requested_port)
+        return false;
+    pthread_mutex_lock(&from->lock);
+    unsigned n = from->nsocks;
+    srv->socks = lusty_calloc(n > srv->nworkers ? n : srv->nworkers, sizeof(int));
+    for (unsigned i = 0; i < n; i++) {
+        srv->socks[i] = fcntl(from->socks[i], F_DUPFD_CLOEXEC, 0);
+        if (srv->socks[i] < 0)
+            break;
+        srv->nsocks++;
+    }
+    pthread_mutex_unlock(&from->lock);
+    if (srv->nsocks < n || n == 0) {
+        for (unsigned i = 0; i < srv->nsocks; i++)
+            close(srv->socks[i]);
+        lusty_free(srv->socks);
+        srv->socks = NULL;
+        srv->nsocks = 0;
+        return false;
+    }
+    srv->port = from->port;
+    return true;
+}
+
 static int bind_all(lusty_http_server_t *srv)
 {
     struct sockaddr_storage ss;
@@ -64,6 +101,20 @@ static int bind_all(lusty_http_server_t *srv)
     }
     struct sockaddr *addr = (struct sockaddr *)&ss;
     int fd = -1, err;
+    if (inherit_sockets(srv, srv->cfg.inherit)) {
+        /* More workers than sockets: the others join the same group. */
+        if (addr->sa_family == AF_INET6)
+            ((struct sockaddr_in6 *)addr)->sin6_port = htons((uint16_t)srv->port);
+        else
+            ((struct sockaddr_in *)addr)->sin_port = htons((uint16_t)srv->port);
+        for (; srv->nsocks < srv->nworkers; srv->nsocks++) {
+            err = bind_socket(addr, len, true, true, &srv->socks[srv->nsocks]);
+            if (err)
+                return err;
+        }
+        return 0;
+    }
+    srv->socks = lusty_calloc(srv->nworkers, sizeof(int));
     if (srv->port != 0) {
         /* With SO_REUSEPORT, a second lusty on the same port would bind
          * silently and share the traffic; a plain bind first tells us
@@ -77,7 +128,7 @@ static int bind_all(lusty_http_server_t *srv)
         err = bind_socket(addr, len, true, true, &fd);
         if (err)
             return err;
-        srv->workers[i].fd = fd;
+        srv->socks[srv->nsocks++] = fd;
         if (i == 0 && srv->port == 0) {
             /* The others join the port the kernel picked for the first. */
             struct sockaddr_storage got;
@@ -145,7 +196,7 @@ int lusty_http_server_new(lusty_http_server_t **out, const lusty_http_config_t *
     lusty_http_limits_fill(&srv->cfg.limits);
     if (!srv->cfg.shutdown_deadline_ms)
         srv->cfg.shutdown_deadline_ms = 5000;
-    srv->port = config->port;
+    srv->port = srv->requested_port = config->port;
     srv->nworkers = config->workers ? config->workers : 1;
     pthread_mutex_init(&srv->lock, NULL);
     srv->workers = lusty_calloc(srv->nworkers, sizeof(*srv->workers));
@@ -156,7 +207,6 @@ int lusty_http_server_new(lusty_http_server_t **out, const lusty_http_config_t *
     for (unsigned i = 0; i < srv->nworkers; i++) {
         srv->workers[i].srv = srv;
         srv->workers[i].index = i;
-        srv->workers[i].fd = -1;
         srv->workers[i].max_conns = per_worker;
         srv->workers[i].max_per_addr = per_addr;
         srv->workers[i].max_body_bytes = (srv->cfg.limits.body_memory_bytes + n - 1) / n;
@@ -166,8 +216,34 @@ int lusty_http_server_new(lusty_http_server_t **out, const lusty_http_config_t *
         lusty_http_server_free(srv);
         return err;
     }
+    /* Socket j goes to worker j % nworkers, as a duplicate the worker's
+     * handle owns. */
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        lusty__http_worker_t *w = &srv->workers[i];
+        w->fds = lusty_calloc(srv->nsocks / srv->nworkers + 1, sizeof(int));
+        for (unsigned j = i; j < srv->nsocks; j += srv->nworkers) {
+            w->fds[w->nlisteners] = fcntl(srv->socks[j], F_DUPFD_CLOEXEC, 0);
+            if (w->fds[w->nlisteners] < 0) {
+                err = -errno;
+                lusty_http_server_free(srv);
+                return err;
+            }
+            w->nlisteners++;
+        }
+        w->listeners = lusty_calloc(w->nlisteners, sizeof(uv_tcp_t));
+    }
     *out = srv;
     return 0;
+}
+
+/* Closes the descriptors a worker has not handed to handles. */
+static void close_fds(lusty__http_worker_t *w)
+{
+    for (unsigned i = 0; w->fds && i < w->nlisteners; i++)
+        if (w->fds[i] >= 0) {
+            close(w->fds[i]);
+            w->fds[i] = -1;
+        }
 }
 
 int lusty_http_server_port(const lusty_http_server_t *srv)
@@ -196,7 +272,7 @@ static void on_handle_closed(uv_handle_t *h)
  * handles so that the loop ends once the handler's are closed too. */
 void lusty__http_worker_check_done(lusty__http_worker_t *w)
 {
-    if (!w->stopping || w->nconns > 0 || w->finished || w->listening)
+    if (!w->stopping || w->nconns > 0 || w->finished || w->listening > 0)
         return;
     w->finished = true;
     lusty_http_server_t *srv = w->srv;
@@ -216,7 +292,7 @@ void lusty__http_worker_check_done(lusty__http_worker_t *w)
 static void on_listener_closed(uv_handle_t *h)
 {
     lusty__http_worker_t *w = h->data;
-    w->listening = false;
+    w->listening--;
     lusty__http_worker_check_done(w);
 }
 
@@ -238,16 +314,19 @@ static void begin_stop(lusty__http_worker_t *w)
     if (w->stopping)
         return;
     w->stopping = true;
-    if (w->listening)
-        uv_close((uv_handle_t *)&w->listener, on_listener_closed);
-    else if (w->fd >= 0) {
-        close(w->fd);
-        w->fd = -1;
-    }
+    unsigned open = w->listening;
+    for (unsigned i = 0; i < open; i++)
+        uv_close((uv_handle_t *)&w->listeners[i], on_listener_closed);
+    close_fds(w);
+    /* An idle connection may have a request on its way (a client reusing
+     * it, nginx's upstream keep-alive): it is answered, with Connection:
+     * close, if it comes soon; closing at once would fail it. */
+    uint64_t drain =
+        w->srv->cfg.shutdown_deadline_ms < DRAIN_MS ? w->srv->cfg.shutdown_deadline_ms : DRAIN_MS;
     for (lusty__http_conn_t *c = w->conns, *next; c; c = next) {
         next = c->next;
         if (lusty__http_conn_idle(c))
-            lusty__http_conn_close(c);
+            lusty__http_conn_drain(c, drain);
     }
     uv_timer_start(&w->deadline, on_deadline, w->srv->cfg.shutdown_deadline_ms, 0);
     lusty__http_worker_check_done(w);
@@ -318,7 +397,7 @@ static void on_connection(uv_stream_t *server, int status)
         lusty_log(LUSTY_LOG_WARN, "http", "accept: %s", uv_strerror(status));
         return;
     }
-    lusty__http_conn_accept(w);
+    lusty__http_conn_accept(w, server);
 }
 
 static void worker_main(void *arg)
@@ -328,17 +407,18 @@ static void worker_main(void *arg)
     int err = 0;
     if (srv->cfg.worker_start)
         err = srv->cfg.worker_start(srv->cfg.worker_data, w->index, &w->loop, &w->handler_data);
-    if (!err) {
-        uv_tcp_init(&w->loop, &w->listener);
-        w->listener.data = w;
-        err = uv_tcp_open(&w->listener, w->fd);
-        if (!err) {
-            w->fd = -1; /* the handle owns it now */
-            w->listening = true;
-            err = uv_listen((uv_stream_t *)&w->listener, BACKLOG, on_connection);
-        } else {
-            uv_close((uv_handle_t *)&w->listener, NULL);
+    for (unsigned i = 0; !err && i < w->nlisteners; i++) {
+        uv_tcp_t *l = &w->listeners[i];
+        uv_tcp_init(&w->loop, l);
+        l->data = w;
+        err = uv_tcp_open(l, w->fds[i]);
+        if (err) {
+            uv_close((uv_handle_t *)l, NULL);
+            break;
         }
+        w->fds[i] = -1; /* the handle owns it now */
+        w->listening++;
+        err = uv_listen((uv_stream_t *)l, BACKLOG, on_connection);
     }
     if (err) {
         lusty__http_worker_fail(w, err);
@@ -402,8 +482,7 @@ int lusty_http_server_start(lusty_http_server_t *srv, uv_loop_t *loop,
              * that the bookkeeping of the others stays the same. */
             lusty__http_worker_fail(w, err);
             w->stopping = true;
-            close(w->fd);
-            w->fd = -1;
+            close_fds(w);
             w->async_closed = true;
             uv_close((uv_handle_t *)&w->stop_async, NULL);
             uv_close((uv_handle_t *)&w->deadline, NULL);
@@ -428,6 +507,11 @@ void lusty_http_server_stop(lusty_http_server_t *srv)
     for (unsigned i = 0; i < srv->nworkers; i++)
         if (srv->workers[i].thread_started && !srv->workers[i].async_closed)
             uv_async_send(&srv->workers[i].stop_async);
+    /* A successor has its own duplicates by now; the workers keep theirs
+     * until they have closed their listeners. */
+    for (unsigned i = 0; i < srv->nsocks; i++)
+        close(srv->socks[i]);
+    srv->nsocks = 0;
     pthread_mutex_unlock(&srv->lock);
 }
 
@@ -439,9 +523,13 @@ void lusty_http_server_free(lusty_http_server_t *srv)
         lusty__http_worker_t *w = &srv->workers[i];
         if (w->thread_started)
             uv_thread_join(&w->thread);
-        if (w->fd >= 0)
-            close(w->fd);
+        close_fds(w);
+        lusty_free(w->fds);
+        lusty_free(w->listeners);
     }
+    for (unsigned i = 0; i < srv->nsocks; i++)
+        close(srv->socks[i]);
+    lusty_free(srv->socks);
     pthread_mutex_destroy(&srv->lock);
     lusty_free(srv->workers);
     lusty_free(srv->host);

@@ -119,12 +119,20 @@ int lusty_serve_new(lusty_serve_t **out, const lusty_serve_options_t *opts, char
         .root = opts->root,
         .app = opts->app,
         .reload = opts->reload,
+        .hide_errors = opts->hide_errors,
+        .trusted_proxies = opts->trusted_proxies,
+        .ntrusted_proxies = opts->ntrusted_proxies,
         .budget_ms = opts->budget_ms,
         .host = srv->host,
         .report = app_report,
         .report_data = srv,
     };
-    lusty_app_new(&srv->app, &app_opts);
+    if (lusty_app_new(&srv->app, &app_opts) != 0) {
+        *err_out = lusty_strdup("server.trusted_proxies must list addresses or networks "
+                                "(\"127.0.0.1\", \"10.0.0.0/8\")");
+        lusty_serve_free(srv);
+        return LUSTY_EINVAL;
+    }
     lusty_app_check(srv->app, &srv->app_stats, &srv->app_error);
     *out = srv;
     return 0;
@@ -177,6 +185,7 @@ int lusty_serve_listen(lusty_serve_t *srv)
         .worker_data = srv,
         .access_log = srv->opts.access_log,
         .access_log_data = srv->opts.access_log_data,
+        .inherit = srv->opts.inherit ? srv->opts.inherit->http : NULL,
     };
     int err = lusty_http_server_new(&srv->http, &cfg);
     if (err)
