@@ -437,7 +437,7 @@ PY
     # reload comes in between and loads the module.
     cp "$APP/app/handlers/stream.lua" "$BATS_TEST_TMPDIR/stream.lua"
     : >"$APP/app/handlers/stream.lua"
-    (sleep 0.05 && cat "$BATS_TEST_TMPDIR/stream.lua" >>"$APP/app/handlers/stream.lua") &
+    (sleep 0.03 && cat "$BATS_TEST_TMPDIR/stream.lua" >>"$APP/app/handlers/stream.lua") &
     writer=$!
     wait_for_lines "$BATS_TEST_TMPDIR/out" 'reloaded'
     run -0 curl -s -w '%{http_code}' -o "$BATS_TEST_TMPDIR/body" --max-time 10 "$(url /stream)"

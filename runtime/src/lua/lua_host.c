@@ -204,20 +204,20 @@ static int load_source(lua_State *L, const char *prefix, const char *src, size_t
 /* An editor or a shell's `>` saves by truncating, then writing: for a
  * moment the file is empty. Loading it then would give the app a module
  * that is nothing (a route answering 404) until the next reload. So an
- * empty file modified in the last 200 ms is given up to 100 ms to get its
+ * empty file modified in the last 500 ms is given up to 200 ms to get its
  * content. This blocks the worker, but only in that rare moment, and a
  * loader cannot suspend (require is a C function). */
 static void wait_while_truncated(FILE *f)
 {
     struct stat st;
-    for (int tries = 0; tries < 20; tries++) {
+    for (int tries = 0; tries < 40; tries++) {
         struct timespec now;
         if (fstat(fileno(f), &st) != 0 || st.st_size > 0 ||
             clock_gettime(CLOCK_REALTIME, &now) != 0)
             return;
         int64_t age_ms = (int64_t)(now.tv_sec - st.st_mtim.tv_sec) * 1000 +
                          (now.tv_nsec - st.st_mtim.tv_nsec) / 1000000;
-        if (age_ms > 200)
+        if (age_ms > 500)
             return;
         nanosleep(&(struct timespec){.tv_nsec = 5 * 1000 * 1000}, NULL);
     }
