@@ -9,6 +9,7 @@
 #include "host.h"
 #include "lusty/alloc.h"
 #include "lusty/error.h"
+#include "lusty/store.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -113,5 +114,6 @@ int cmd_exec(int argc, char **argv)
     }
     lusty_free(err);
     lusty_lua_host_free(host);
+    lusty_store_close_all();
     return status;
 }

@@ -15,6 +15,7 @@
 #include "term.h"
 
 #include "lusty/alloc.h"
+#include "lusty/store.h"
 #include "lusty/app.h"
 #include "lusty/buf.h"
 #include "lusty/error.h"
@@ -564,6 +565,8 @@ static int run_server(const server_args_t *a)
     rc = CLI_EXIT_OK;
 cleanup:
     lusty_serve_free(ctx.srv);
+    /* The workers are gone: no store call runs any more. */
+    lusty_store_close_all();
     if (loop_ready)
         uv_loop_close(&loop);
     lusty_log_set_sink(NULL, NULL);
