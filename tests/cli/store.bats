@@ -11,12 +11,14 @@ setup() {
     common_setup
     SERVER_PID=
     LOCKER_PID=
+    MOUNTED=
     APP="$BATS_TEST_TMPDIR/api"
     "$LUSTY_BIN" init "$APP" --template api --no-git -q
 }
 
 teardown() {
     kill_server
+    if [ -n "$MOUNTED" ]; then umount "$MOUNTED" 2>/dev/null || true; fi
     if [ -n "$LOCKER_PID" ]; then
         kill "$LOCKER_PID" 2>/dev/null || true
         wait "$LOCKER_PID" 2>/dev/null || true
@@ -177,4 +179,39 @@ time.sleep(30)
     assert_output --regexp '^201 '
     wait_for_lines "$BATS_TEST_TMPDIR/err" 'store: sqlite answers again'
     stop_server
+}
+
+@test "store: a full disk fails the write with a clear error and leaves the file intact" {
+    local mnt="$BATS_TEST_TMPDIR/small"
+    mkdir -p "$mnt"
+    mount -t tmpfs -o size=4m tmpfs "$mnt" 2>/dev/null ||
+        skip "cannot mount a small tmpfs here (needs root with CAP_SYS_ADMIN)"
+    MOUNTED=$mnt
+    python3 - "$APP/lusty.json" "$mnt/store.sqlite3" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["store"]["path"] = sys.argv[2]
+json.dump(m, open(sys.argv[1], "w"), indent=2)
+PY
+    cat >"$APP/full.lua" <<'LUA'
+local docs = lusty.context.store.docs
+local mnt = ...
+for i = 1, 20 do docs.post({ n = i }) end
+-- Fill the disk, then write a document that cannot fit.
+os.execute(("dd if=/dev/zero of='%s/fill' bs=64k 2>/dev/null"):format(mnt))
+local ok, err = pcall(docs.post, { big = ('x'):rep(2 * 1024 * 1024) })
+assert(not ok, 'the write succeeded on a full disk')
+print(err.kind, err.status)
+print(tostring(err))
+os.remove(mnt .. '/fill')
+print(docs.options({}))
+print(docs.post({ n = 21 }).n, docs.options({}))
+LUA
+    run -0 --separate-stderr bash -c "cd '$APP' && '$LUSTY_BIN' exec full.lua '$mnt'"
+    umount "$mnt"
+    MOUNTED=
+    assert_line --index 0 $'full\t500'
+    assert_line --index 1 --regexp "^store: sqlite 'docs': '.*store.sqlite3': the disk is full"
+    assert_line --index 2 20
+    assert_line --index 3 $'21\t21'
 }
