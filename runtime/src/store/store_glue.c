@@ -22,6 +22,7 @@
 
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -120,8 +121,11 @@ static const char *status_name(lusty__store_status_t st)
  * and answer set when it cannot be opened. */
 static lusty__store_backend_t *slot_backend(slot_t *s, run_t *r)
 {
+    lusty__store_backend_t *be = atomic_load_explicit(&s->be, memory_order_acquire);
+    if (be)
+        return be;
     uv_mutex_lock(&s->lock);
-    lusty__store_backend_t *be = s->be;
+    be = atomic_load_explicit(&s->be, memory_order_acquire);
     if (!be) {
         char *err = NULL;
         if (strcmp(s->name, "sqlite") == 0)
@@ -129,7 +133,7 @@ static lusty__store_backend_t *slot_backend(slot_t *s, run_t *r)
         else
             be = lusty__store_mongo_open(s->config, &err);
         if (be) {
-            s->be = be;
+            atomic_store_explicit(&s->be, be, memory_order_release);
         } else {
             r->status = LUSTY__STORE_UNAVAILABLE;
             r->answer = err ? err : lusty_strdup("cannot open the store");
@@ -143,10 +147,14 @@ static lusty__store_backend_t *slot_backend(slot_t *s, run_t *r)
 static void note_outcome(slot_t *s, const run_t *r)
 {
     int outage = r->status == LUSTY__STORE_UNAVAILABLE || r->status == LUSTY__STORE_LOCKED;
-    uv_mutex_lock(&s->lock);
-    int was = s->failing;
-    s->failing = outage ? 1 : (r->status == LUSTY__STORE_OK ? 0 : was);
-    uv_mutex_unlock(&s->lock);
+    int was;
+    if (outage)
+        was = atomic_exchange(&s->failing, 1);
+    else if (r->status == LUSTY__STORE_OK &&
+             atomic_load_explicit(&s->failing, memory_order_relaxed))
+        was = atomic_exchange(&s->failing, 0);
+    else
+        return;
     if (outage && !was)
         lusty_log(LUSTY_LOG_WARN, "store",
                   "%s '%s': %s (calls fail with status 503 until it answers again; "
@@ -216,8 +224,9 @@ void lusty_store_close_all(void)
     uv_mutex_lock(&registry_lock);
     for (size_t i = 0; i < nslots; i++) {
         slot_t *s = slots[i];
-        if (s->be)
-            s->be->free(s->be);
+        lusty__store_backend_t *be = atomic_load(&s->be);
+        if (be)
+            be->free(be);
         uv_mutex_destroy(&s->lock);
         lusty_free(s->name);
         lusty_free(s->config);

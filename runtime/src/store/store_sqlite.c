@@ -153,12 +153,23 @@ static void conn_free(conn_t *c)
     lusty_free(c);
 }
 
+/* SQLite's process-wide settings, before its first use: no memory
+ * statistics, whose global mutex every allocation of every connection
+ * would take. */
+static uv_once_t sqlite_once = UV_ONCE_INIT;
+
+static void sqlite_setup(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 /* This thread's connection, opened now when it has none. */
 static conn_t *get_conn(sqlite_backend_t *b, char **error, int *rc_out)
 {
     conn_t *c = uv_key_get(&b->key);
     if (c)
         return c;
+    uv_once(&sqlite_once, sqlite_setup);
     if (mkdir_parents(b->path) != 0) {
         *error = lusty_asprintf("cannot create the folder of '%s': %s", b->path, strerror(errno));
         *rc_out = SQLITE_CANTOPEN;
