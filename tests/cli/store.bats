@@ -215,3 +215,28 @@ LUA
     assert_line --index 2 20
     assert_line --index 3 $'21\t21'
 }
+
+@test "store: indexes declared in lusty.json are made when the store opens and serve queries" {
+    python3 - "$APP/lusty.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["store"]["indexes"] = {"users": ["email", "address.city"]}
+json.dump(m, open(sys.argv[1], "w"), indent=2)
+PY
+    cd "$APP"
+    run -0 --separate-stderr "$LUSTY_BIN" exec -e '
+local users = lusty.context.store.users
+users.post({ name = "a", email = "a@example.com", address = { city = "Paris" } })
+users.post({ name = "b", email = "b@example.com" })
+print(#users.get({ email = "a@example.com" }), #users.get({ ["address.city"] = "Paris" }))'
+    assert_output $'1\t1'
+    run -0 python3 -c '
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+names = sorted(r[1] for r in db.execute("PRAGMA index_list(users)") if not r[1].startswith("sqlite_"))
+print(" ".join(names))
+plan = db.execute("""EXPLAIN QUERY PLAN SELECT doc FROM users WHERE json_extract(doc, '"'"'$."email"'"'"') = 1""").fetchall()
+print(plan[0][3])' "$APP/data/store.sqlite3"
+    assert_line --index 0 'users:address.city users:email'
+    assert_line --index 1 --partial 'USING INDEX users:email'
+}
