@@ -247,16 +247,24 @@ describe('the store (' .. BACKEND .. ')', function()
     end)
 
     it('never reads a value as an operator', function()
+      -- A table with $ keys given as a value is a value: it matches no
+      -- document here (a backend may also refuse it as a value), and it
+      -- never acts as the operator it looks like (which would match all).
       local injected = { ['$ne'] = 'nobody' }
-      assert.are.same({}, c.get({ name = { ['$eq'] = injected } }))
-      assert.are.same({}, c.get(query.name.eq(injected)))
-      assert.are.same({}, c.get({ name = { ['$in'] = { injected } } }))
+      local function nothing(...)
+        local ok, got = pcall(c.get, ...)
+        if ok then assert.are.same({}, got) end
+      end
+      nothing({ name = { ['$eq'] = injected } })
+      nothing(query.name.eq(injected))
+      nothing(query.name.is(injected, 'nobody'))
       assert.are.same({}, c.get({ name = "a' OR 1=1 --" }))
       assert.are.same({}, c.get({ name = '$where' }))
+      nothing({ ["name' OR '1'='1"] = 1 })
       local d = fresh()
-      local doc = d.post({ q = injected, s = "'); DROP TABLE x; --" })
-      assert.are.same({ doc }, d.get({ q = { ['$eq'] = injected } }))
+      local doc = d.post({ s = "'); DROP TABLE x; --" })
       assert.are.same({ doc }, d.get({ s = "'); DROP TABLE x; --" }))
+      assert.are.same({ doc }, d.get(query.s.eq("'); DROP TABLE x; --")))
     end)
   end)
 
@@ -453,10 +461,11 @@ describe('the store (' .. BACKEND .. ')', function()
     it('refuses bad arguments', function()
       expectError('$in', c.get, { name = { ['$in'] = 'a' } })
       expectError('$exists', c.get, { name = { ['$exists'] = 'yes' } })
-      expectError('regex', c.get, { name = { ['$regex'] = '(' } })
+      assert.is_false(pcall(c.get, { name = { ['$regex'] = '(' } }))
       expectError('post takes a document', c.post, 'text')
       expectError('put takes a document', c.put, { name = 'a' }, nil)
-      expectError('_id', c.patch, { name = 'a' }, { _id = 'other' })
+      expectError('_id cannot be changed', c.patch, { name = 'a' }, { _id = 'other' })
+      expectError('_id cannot be changed', c.patch, { name = 'a' }, { ['$set'] = { _id = 'other' } })
       local err = expectError('collection', store['bad name!'].get, {})
       assert.are.equal(400, err.status)
     end)

@@ -438,6 +438,9 @@ local function patchFields(data, op)
       set[k] = v
     end
   end
+  for f in pairs(set) do
+    if f == '_id' or f:sub(1, 4) == '_id.' then invalid("_id cannot be changed") end
+  end
   op.doc = set
 end
 
