@@ -65,6 +65,21 @@ describe('lusty.store.backend', function()
     assert.are.equal(1, #results[1])
   end)
 
+  it('takes queries whose metatable answers any key, as the original builder\'s do', function()
+    local a = app()
+    a:subscribe('store', 'lusty.store.backend', { path = dbfile('original-builder') })
+    local docs = a.context.store.docs
+    docs.post({ n = 1 })
+    docs.post({ n = 2 })
+    -- Indexing such a query gives the query back, whatever the key.
+    local mt = { __index = function(self) return self end }
+    local q = setmetatable({ { field = 'n', operation = 'eq', arguments = { 2 } } }, mt)
+    local empty = setmetatable({}, mt)
+    assert.are.equal(2, docs.get(q)[1].n)
+    assert.are.equal(2, #docs.get(empty))
+    assert.are.equal(1, docs.options(q))
+  end)
+
   it('refuses an unknown backend and a bad collection name before opening anything', function()
     local a = app()
     a:subscribe('store', 'lusty.store.backend', { backend = 'redis' })

@@ -29,8 +29,8 @@
 local cjson = require 'cjson'
 local native = require 'lusty.native'
 
-local type, pairs, ipairs, next, tostring, error, setmetatable, getmetatable, select, sort, concat =
-  type, pairs, ipairs, next, tostring, error, setmetatable, getmetatable, select, table.sort,
+local type, pairs, ipairs, next, tostring, error, setmetatable, getmetatable, rawget, sort, concat =
+  type, pairs, ipairs, next, tostring, error, setmetatable, getmetatable, rawget, table.sort,
   table.concat
 local null, empty_array = cjson.null, cjson.empty_array
 
@@ -174,7 +174,8 @@ local function convertOps(field, ops)
       if v == nil then invalid("%s on '%s' takes a value", op, field) end
       out[op] = v
     elseif LIST_OPS[op] then
-      if type(v) ~= 'table' or v == null or not isArray(v) then
+      if v == empty_array then v = {} end
+      if type(v) ~= 'table' or not isArray(v) then
         invalid("%s on '%s' takes an array of values", op, field)
       end
       out[op] = list(v)
@@ -240,8 +241,9 @@ end
 local function isBuilder(q)
   if type(q) ~= 'table' or q == null then return false end
   local mt = getmetatable(q)
-  if mt and mt.__lustyQuery then return true end
-  local first = q[1]
+  if mt and rawget(mt, '__lustyQuery') then return true end
+  -- rawget: the original builder's __index answers any key (with itself).
+  local first = rawget(q, 1)
   return type(first) == 'table' and type(first.operation) == 'string'
 end
 
