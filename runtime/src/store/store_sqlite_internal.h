@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <uv.h>
 
 /* Documents are at most this long as JSON text, as in MongoDB. */
 #define LUSTY__STORE_MAX_DOC (16u * 1024u * 1024u)
@@ -91,5 +92,68 @@ int lusty__store_regexp_register(sqlite3 *db);
 /* NULL when `pattern` compiles with `options` (of "imsx"), else a
  * malloc'd message. */
 char *lusty__store_regexp_check(const char *pattern, const char *options);
+
+/* ---- store_sqlite.c: connections and statements ---- */
+
+#define LUSTY__SQLITE_STMT_CACHE 64
+#define LUSTY__SQLITE_TABLE_CACHE 64
+
+/* One pool thread's connection, with its prepared statements. */
+typedef struct lusty__sqlite_conn {
+    sqlite3 *db;
+    struct lusty__sqlite_conn *next;
+    char *sql[LUSTY__SQLITE_STMT_CACHE];
+    sqlite3_stmt *st[LUSTY__SQLITE_STMT_CACHE];
+    size_t nst, evict;
+    char *tables[LUSTY__SQLITE_TABLE_CACHE]; /* collections known to exist */
+    size_t ntables;
+} lusty__sqlite_conn_t;
+
+typedef struct {
+    lusty__store_backend_t base;
+    char *path;
+    int busy_ms;
+    bool sync_full;
+    cJSON *indexes;  /* {collection: [field, ...]} or NULL */
+    uv_key_t key;    /* this thread's connection */
+    uv_mutex_t lock; /* guards conns */
+    lusty__sqlite_conn_t *conns;
+} lusty__sqlite_t;
+
+/* What one operation carries through the backend's functions. */
+typedef struct {
+    lusty__sqlite_t *b;
+    lusty__sqlite_conn_t *c;
+    const cJSON *op;
+    const char *collection;
+    lusty__store_status_t status;
+    char *error; /* malloc'd */
+    lusty_buf_t out;
+} lusty__sqlite_run_t;
+
+/* Fails the operation (the first failure wins); returns false. */
+bool lusty__sqlite_fail(lusty__sqlite_run_t *r, lusty__store_status_t status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Fails with SQLite's result code and message; returns false. */
+bool lusty__sqlite_fail_db(lusty__sqlite_run_t *r, int rc);
+/* The connection's prepared statement for `sql` (cached), or NULL with r
+ * failed. */
+sqlite3_stmt *lusty__sqlite_prepare(lusty__sqlite_run_t *r, const char *sql);
+/* Resets a statement and clears its bindings for the next use. */
+void lusty__sqlite_done(sqlite3_stmt *st);
+bool lusty__sqlite_begin(lusty__sqlite_run_t *r); /* BEGIN IMMEDIATE */
+bool lusty__sqlite_commit(lusty__sqlite_run_t *r);
+void lusty__sqlite_rollback(lusty__sqlite_run_t *r);
+/* Whether the collection's table exists (*exists); made first when
+ * `create`. False with r failed on an error. */
+bool lusty__sqlite_have_table(lusty__sqlite_run_t *r, bool create, bool *exists);
+/* The fields of a collection declared indexed (an array), or NULL. */
+const cJSON *lusty__sqlite_scalar_fields(lusty__sqlite_t *b, const char *collection);
+
+/* ---- store_sqlite_ops.c: the methods ---- */
+
+typedef bool (*lusty__sqlite_method_fn)(lusty__sqlite_run_t *r);
+/* The method named `name` ("get" ...), or NULL. */
+lusty__sqlite_method_fn lusty__sqlite_method(const char *name);
 
 #endif
