@@ -290,10 +290,13 @@ void cli_checks_run(cli_checks_t *c, const char *host, int port)
     }
     if (host)
         check_port(&c->port, host, port);
+    if (c->store.checked)
+        cli_store_check_run(&c->store);
 }
 
 void cli_checks_clear(cli_checks_t *c)
 {
+    cli_store_check_clear(&c->store);
     lusty_free(c->mongodb.shown_uri);
     lusty_free(c->mongodb.version);
     lusty_free(c->mongodb.error);
@@ -307,7 +310,7 @@ void cli_checks_clear(cli_checks_t *c)
 
 bool cli_checks_failed(const cli_checks_t *c)
 {
-    return c->mongodb.status == CLI_MONGO_BAD_URI ||
+    return (c->store.checked && !c->store.ok) || c->mongodb.status == CLI_MONGO_BAD_URI ||
            (c->mongodb.status == CLI_MONGO_UNREACHABLE && c->mongodb.required);
 }
 
@@ -333,6 +336,7 @@ static void print_mongodb_problem(const cli_checks_t *c)
 void cli_checks_print_problems(const cli_checks_t *c)
 {
     print_mongodb_problem(c);
+    cli_store_check_problem(&c->store);
     if (c->port.checked && !c->port.free)
         cli_warning("port %d on %s is not available%s%s", c->port.port, c->port.host,
                     c->port.error ? ": " : " (in use)", c->port.error ? c->port.error : "");
@@ -433,6 +437,7 @@ static void print_rows(const cli_checks_t *c, FILE *out, bool reasons)
         row(out, "port", c->port.free ? cli_term_green(out) : cli_term_yellow(out), text, "");
     }
     lusty_free(text);
+    cli_store_check_row(&c->store, out, "  ");
     int features = git_libgit2_features();
     int major, minor, rev;
     git_libgit2_version(&major, &minor, &rev);
@@ -513,6 +518,11 @@ cJSON *cli_checks_to_json(const cli_checks_t *c)
     } else {
         cJSON_AddNullToObject(root, "port");
     }
+
+    if (c->store.checked)
+        cJSON_AddItemToObject(root, "store", cli_store_check_json(&c->store));
+    else
+        cJSON_AddNullToObject(root, "store");
 
     int major, minor, rev, features = git_libgit2_features();
     git_libgit2_version(&major, &minor, &rev);

@@ -70,6 +70,19 @@ typedef struct {
     char *error; /* when the address itself cannot be used */
 } cli_port_check_t;
 
+/* The project's store (docs/store.md): for SQLite, whether its file can be
+ * opened and written, or created where it is missing. Nothing is written. */
+typedef struct {
+    bool checked;  /* false without a project */
+    char *backend; /* "sqlite" or "mongodb" (store.backend) */
+    char *path;    /* SQLite: the file, absolute */
+    char *shown;   /* SQLite: the file as lusty.json names it */
+    bool ok;
+    bool exists;
+    long tables; /* collections in an existing file */
+    char *error;
+} cli_store_check_t;
+
 typedef struct {
     cli_mongo_check_t mongodb;
     cli_nginx_check_t nginx;
@@ -80,6 +93,7 @@ typedef struct {
      * cli_checks_prepare()). */
     const char *project_dir;
     const struct cJSON *manifest;
+    cli_store_check_t store;
 } cli_checks_t;
 
 /* The MongoDB options that bootstrap and doctor share: one table entry
@@ -118,6 +132,16 @@ int cli_mongodb_opt(cli_mongodb_opts_t *m, int id, const char *value);
  * manifest). */
 void cli_checks_prepare(cli_checks_t *c, const struct cJSON *manifest,
                         const cli_mongodb_opts_t *opts, const char **host_out, int *port_out);
+
+/* Fills the store check's inputs from the project's lusty.json (`store`);
+ * in check_store.c, with the functions below it. */
+void cli_checks_prepare_store(cli_checks_t *c, const char *project_dir,
+                              const struct cJSON *manifest);
+void cli_store_check_run(cli_store_check_t *s);
+void cli_store_check_row(const cli_store_check_t *s, FILE *out, const char *indent);
+void cli_store_check_problem(const cli_store_check_t *s);
+struct cJSON *cli_store_check_json(const cli_store_check_t *s);
+void cli_store_check_clear(cli_store_check_t *s);
 
 /* Runs every check. `host` NULL skips the port check. The MongoDB driver is
  * initialised and cleaned up inside: call this once per process. */

@@ -611,6 +611,7 @@ static int run_bootstrap(const boot_args_t *a)
     checks_run_t check_run = {.checks = &checks};
     checks.project_dir = proj->dir;
     cli_checks_prepare(&checks, proj->manifest, &a->mongodb, &check_run.host, &check_run.port);
+    cli_checks_prepare_store(&checks, proj->dir, proj->manifest);
     pthread_t check_thread;
     bool checking = njobs > 0 && pthread_create(&check_thread, NULL, run_checks, &check_run) == 0;
     cli_fetch_run(jobs, njobs, (int)a->jobs, tty, show ? on_job_done : NULL, &all);

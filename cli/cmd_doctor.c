@@ -1,6 +1,6 @@
 /* lusty doctor: the checks of `lusty bootstrap` without fetching anything.
  *
- * Reports MongoDB, nginx/OpenResty, the server's port, libgit2, and the
+ * Reports MongoDB, nginx/OpenResty, the server's port, the store, libgit2, and the
  * state of each handler in lusty_modules/ against lusty.lock. Works outside
  * a project too, with the defaults, for checking a machine. */
 #include "checks.h"
@@ -162,6 +162,8 @@ static int run_doctor(const doctor_args_t *a)
     int port = 0;
     checks.project_dir = proj ? proj->dir : NULL;
     cli_checks_prepare(&checks, proj ? proj->manifest : NULL, &a->mongodb, &host, &port);
+    if (proj)
+        cli_checks_prepare_store(&checks, proj->dir, proj->manifest);
     cli_checks_run(&checks, host, port);
     if (a->json)
         cli_checks_print_problems(&checks);

@@ -9,6 +9,7 @@
 #include "host.h"
 #include "lusty/alloc.h"
 #include "lusty/error.h"
+#include "lusty/store.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -25,16 +26,17 @@ const cli_cmd_info_t cmd_exec_info = {
     .name = "exec",
     .summary = "Run Lua with the project's app loaded",
     .usage = "[-e CODE | FILE | -] [ARGS...]",
-    .description = "Runs FILE (or CODE) in the same Lua host the server uses: LuaJIT with the\n"
-                   "project's module path, the native modules (mediator, lusty, lusty.util,\n"
-                   "lusty-config, cjson) and, inside a project, its app loaded as the global\n"
-                   "`lusty`. ARGS are in the global `arg` (arg[0] is FILE) and in `...`.\n"
-                   "FILE '-' reads the script from standard input, as does giving no FILE when\n"
-                   "standard input is not a terminal (echo 'print(1)' | lusty exec).\n"
-                   "Exits with the number the script returns, which must be 0 to 255 (os.exit\n"
-                   "works too); a Lua error prints its traceback and exits 1. Example, in a\n"
-                   "project made by 'lusty init':\n"
-                   "  lusty exec -e 'print(require(\"models.users\").find(1).name)'\n",
+    .description =
+        "Runs FILE (or CODE) in the same Lua host the server uses: LuaJIT with the\n"
+        "project's module path, the native modules (mediator, lusty, lusty.util,\n"
+        "lusty-config, cjson) and, inside a project, its app loaded as the global\n"
+        "`lusty`. ARGS are in the global `arg` (arg[0] is FILE) and in `...`.\n"
+        "FILE '-' reads the script from standard input, as does giving no FILE when\n"
+        "standard input is not a terminal (echo 'print(1)' | lusty exec).\n"
+        "Exits with the number the script returns, which must be 0 to 255 (os.exit\n"
+        "works too); a Lua error prints its traceback and exits 1. Example, in a\n"
+        "project made by 'lusty init':\n"
+        "  lusty exec -e 'print(require(\"models.users\").find(lusty.context, 1).name)'\n",
     .options = options,
     .args = "file",
 };
@@ -113,5 +115,6 @@ int cmd_exec(int argc, char **argv)
     }
     lusty_free(err);
     lusty_lua_host_free(host);
+    lusty_store_close_all();
     return status;
 }

@@ -18,6 +18,7 @@
 #include "term.h"
 
 #include "lusty/alloc.h"
+#include "lusty/store.h"
 #include "lusty/app.h"
 #include "lusty/buf.h"
 #include "lusty/error.h"
@@ -770,6 +771,8 @@ cleanup:
         generation_free(o);
     }
     generation_free(g);
+    /* The workers are gone: no store call runs any more. */
+    lusty_store_close_all();
     if (loop_ready)
         uv_loop_close(&loop);
     lusty_log_set_sink(NULL, NULL);

@@ -4,6 +4,7 @@
 #include "error.h"
 #include "fs.h"
 #include "lusty/alloc.h"
+#include "lusty/buf.h"
 #include "lusty/error.h"
 
 #include "opt.h"
@@ -209,14 +210,26 @@ char *cli_project_path(const cli_project_t *p, const char *path)
 /* ---- Checking a manifest's keys and values ---- */
 
 /* What a key holds. Objects list their keys in `keys`; KIND_MAP is an
- * object whose keys are the user's own (handler names, URL prefixes). */
-typedef enum { KIND_STRING, KIND_BOOL, KIND_INT, KIND_OBJECT, KIND_MAP, KIND_STRINGS } kind_t;
+ * object whose keys are the user's own (handler names, URL prefixes), and
+ * whose values, when `keys` is given, are all checked against keys[0].
+ * KIND_CHOICE is one of the strings of `choices`; KIND_STRINGS an array
+ * of strings. */
+typedef enum {
+    KIND_STRING,
+    KIND_BOOL,
+    KIND_INT,
+    KIND_OBJECT,
+    KIND_MAP,
+    KIND_CHOICE,
+    KIND_STRINGS
+} kind_t;
 
 typedef struct key_spec {
     const char *name;
     kind_t kind;
     long min, max; /* KIND_INT */
     const struct key_spec *keys;
+    const char *const *choices; /* KIND_CHOICE, NULL-terminated */
 } key_spec_t;
 
 static const key_spec_t limit_keys[] = {
@@ -261,7 +274,34 @@ static const key_spec_t server_keys[] = {
 
 static const key_spec_t mongodb_keys[] = {
     {"uri", KIND_STRING, 0, 0, NULL},
+    {"database", KIND_STRING, 0, 0, NULL},
     {"required", KIND_BOOL, 0, 0, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+/* The store (docs/store.md): a backend for all collections, one per
+ * collection, SQLite's file and settings, the fields to index. */
+static const char *const store_backends[] = {"sqlite", "mongodb", NULL};
+static const char *const store_syncs[] = {"normal", "full", NULL};
+
+static const key_spec_t store_collection_keys[] = {
+    {"backend", KIND_CHOICE, 0, 0, NULL, store_backends},
+    {"path", KIND_STRING, 0, 0, NULL},
+    {"database", KIND_STRING, 0, 0, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static const key_spec_t store_collection = {"", KIND_OBJECT, 0, 0, store_collection_keys};
+static const key_spec_t store_index_fields = {"", KIND_STRINGS, 0, 0, NULL};
+
+static const key_spec_t store_keys[] = {
+    {"backend", KIND_CHOICE, 0, 0, NULL, store_backends},
+    {"path", KIND_STRING, 0, 0, NULL},
+    {"database", KIND_STRING, 0, 0, NULL},
+    {"busy_timeout_ms", KIND_INT, 0, 600000, NULL},
+    {"synchronous", KIND_CHOICE, 0, 0, NULL, store_syncs},
+    {"indexes", KIND_MAP, 0, 0, &store_index_fields},
+    {"collections", KIND_MAP, 0, 0, &store_collection},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -275,6 +315,7 @@ static const key_spec_t top_keys[] = {
     {"server", KIND_OBJECT, 0, 0, server_keys},
     {"handlers", KIND_MAP, 0, 0, NULL},
     {"mongodb", KIND_OBJECT, 0, 0, mongodb_keys},
+    {"store", KIND_OBJECT, 0, 0, store_keys},
     {"bootstrap", KIND_OBJECT, 0, 0, bootstrap_keys},
     {NULL, 0, 0, 0, NULL},
 };
@@ -360,6 +401,20 @@ static int check_value(const cli_project_t *p, const cJSON *v, const char *path,
             return 1;
         }
         break;
+    case KIND_CHOICE:
+        ok = cJSON_IsString(v);
+        for (const char *const *c = spec->choices; ok && *c; c++)
+            if (strcmp(*c, v->valuestring) == 0)
+                return 0;
+        if (ok) {
+            lusty_buf_t list = LUSTY_BUF_INIT;
+            for (const char *const *c = spec->choices; *c; c++)
+                lusty_buf_printf(&list, "%s\"%s\"", c == spec->choices ? "" : " or ", *c);
+            cli_error("invalid '%s': %s must be %s", p->manifest_path, path, list.data);
+            lusty_buf_free(&list);
+            return 1;
+        }
+        break;
     default:
         ok = cJSON_IsObject(v);
         break;
@@ -403,6 +458,8 @@ static int check_value(const cli_project_t *p, const cJSON *v, const char *path,
                     cli_hint("did you mean '%s'?", elsewhere);
                 lusty_free(elsewhere);
             }
+        } else if (spec->keys) {
+            errors += check_value(p, it, key, spec->keys);
         }
         lusty_free(key);
     }

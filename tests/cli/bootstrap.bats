@@ -39,6 +39,9 @@ boot() {
     assert_line 'handlers: none in lusty.json'
     assert_line --regexp '^  mongodb +skipped$'
     assert_line --regexp "^  port +127\.0\.0\.1:$LUSTY_PORT is free$"
+    # The template's store: checked, not created (the app's first call does).
+    assert_line '  store    will be created sqlite data/store.sqlite3'
+    assert_file_not_exists empty/data
     assert_file_exists empty/lusty.json
     assert_file_not_exists empty/lusty.lock
     [ -z "$stderr" ]

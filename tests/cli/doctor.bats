@@ -283,3 +283,38 @@ PY
     run -1 --separate-stderr timeout 10 "$LUSTY_BIN" server app --port 0
     assert_equal "$stderr" "lusty: error: '$PWD/app/lusty.json' is too big: 2000024 bytes, more than the 1024 KiB a project file may have"
 }
+
+@test "the store: an SQLite file to create, a writable one, and one that is not a database" {
+    mkdir app
+    printf '{"name": "x", "store": {"path": "var/db/store.sqlite3"}}\n' >app/lusty.json
+    run -0 --separate-stderr doctor app --skip-mongodb
+    assert_line '  store    will be created sqlite var/db/store.sqlite3'
+    [ ! -e app/var ]
+    mkdir -p app/var/db
+    "$PY" -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("create table users (x)"); c.commit()' \
+        app/var/db/store.sqlite3
+    run -0 --separate-stderr doctor app --skip-mongodb --json
+    "$PY" -c '
+import json, sys
+s = json.loads(sys.argv[1])["checks"]["store"]
+assert s["backend"] == "sqlite" and s["exists"] and s["ok"] and s["collections"] == 1, s
+' "$output"
+    echo 'not a database at all, not even close to one' >app/var/db/store.sqlite3
+    run -1 --separate-stderr doctor app --skip-mongodb
+    assert_line '  store    unusable sqlite var/db/store.sqlite3'
+    assert_stderr_line 0 "lusty: error: the store 'var/db/store.sqlite3' cannot be used: cannot read it as an SQLite database: file is not a database"
+}
+
+@test "lusty.json: the store's keys are checked" {
+    mkdir app
+    printf '{"name": "x", "store": {"backend": "redis", "indexes": {"users": "email"}, "collections": {"a": {"backend": "mongodb", "pth": 1}}, "busy_timeout_ms": -1}}\n' >app/lusty.json
+    run -1 --separate-stderr doctor app --skip-mongodb
+    assert_stderr_line 0 "lusty: error: invalid '$PWD/app/lusty.json': store.backend must be \"sqlite\" or \"mongodb\""
+    assert_stderr_line 1 "lusty: error: invalid '$PWD/app/lusty.json': store.indexes.users must be an array of strings"
+    assert_stderr_line 2 "lusty: warning: '$PWD/app/lusty.json': unknown key 'store.collections.a.pth' (ignored)"
+    assert_stderr_line 3 "hint: did you mean 'store.collections.a.path'?"
+    assert_stderr_line 4 "lusty: error: invalid '$PWD/app/lusty.json': store.busy_timeout_ms must be a whole number from 0 to 600000"
+    printf '{"name": "x", "store": {"backend": "mongodb", "path": "s.db", "synchronous": "full", "indexes": {"users": ["email", "a.b"]}, "collections": {"logs": {"backend": "sqlite"}}}, "mongodb": {"database": "d"}}\n' >app/lusty.json
+    run -0 --separate-stderr doctor app --skip-mongodb
+    [ -z "$stderr" ]
+}

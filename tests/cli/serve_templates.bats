@@ -64,7 +64,7 @@ body_json() {
     assert_line --index 0 '200 text/html'
     assert_output --partial '<h1>Alan Turing</h1>'
     run -0 fetch -H "$JSON" "$u/users/2"
-    body_json 'd["user"]["name"] == "Alan Turing" and d["user"]["id"] == 2'
+    body_json 'd["user"]["name"] == "Alan Turing" and d["user"]["id"] == "2"'
 
     # The app's own 404 page: unknown URLs and unknown ids.
     for path in /nowhere /users/99 /users/1/extra; do

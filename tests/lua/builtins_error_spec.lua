@@ -9,6 +9,7 @@ local function app(errorConfig, patterns)
       request = { ['lusty.router'] = { patterns = patterns or {
         { ['users'] = 'routes.other' },
         { ['x'] = 'routes.raise' },
+        { ['down'] = 'routes.raise_status' },
         { ['404'] = 'routes.notfound' },
         { ['500'] = 'routes.notfound' },
       } } },
@@ -54,6 +55,16 @@ describe('lusty.error.status', function()
     assert.are.same({ 'notfound:500' }, routes(ctx))
     assert.are.equal(500, ctx.response.status)
     assert.are.same({ '{"error":500}' }, sent)
+  end)
+
+  it('takes the status of an error object that carries one (the store: 503)', function()
+    local ctx, sent = request(app(), '/down')
+    assert.are.equal(1, #ctx.error)
+    assert.are.equal('store: down', ctx.error[1].message)
+    -- 503 has no entry of its own: the 500 route answers, with status 503.
+    assert.are.same({ 'notfound:503' }, routes(ctx))
+    assert.are.equal(503, ctx.response.status)
+    assert.are.same({ '{"error":503}' }, sent)
   end)
 
   it('error routes are not URLs: /500 and /404 get the 404 page, once', function()

@@ -123,7 +123,7 @@ describe('the default template', function()
     assert.are.equal(3, #d(1).links)
     assert.are.equal(3, #d(2).users)
     assert.are.equal('Ada Lovelace', d(2).users[1].name)
-    assert.are.same({ id = 1, name = 'Ada Lovelace', email = 'ada@example.com' }, d(3).user)
+    assert.are.same({ id = '1', name = 'Ada Lovelace', email = 'ada@example.com' }, d(3).user)
     assert.are.same({ status = 404, message = 'Not Found', path = '/users/999' }, d(4).error)
     assert.are.same({ status = 404, message = 'Not Found', path = '/nowhere' }, d(5).error)
     assert.are.same({ status = 500, message = 'Internal Server Error' }, d(6).error)
@@ -153,7 +153,7 @@ describe('the api template', function()
     { uri = '/users/999', accept = JSON },
     { uri = '/nope', accept = BROWSER },
     { method = 'POST', uri = '/users', contentType = JSON, body = '{"name":"Edsger","email":"e@example.com"}' },
-    { uri = '/users/3' },
+    { uri = '/users/2' },
     { uri = '/users' },
     { method = 'POST', uri = '/users', contentType = JSON, body = '{not json' },
     { method = 'POST', uri = '/users', contentType = JSON, body = '{"email":"x@example.com"}' },
@@ -178,7 +178,7 @@ describe('the api template', function()
     assert.are.equal('demo', body(1).name)
     assert.are.equal(200, answers[2].status)
     assert.are.equal(2, #body(2))
-    assert.are.same({ id = 1, name = 'Ada Lovelace', email = 'ada@example.com' }, body(3))
+    assert.are.same({ id = '1', name = 'Ada Lovelace', email = 'ada@example.com' }, body(3))
   end)
 
   it("answers unknown users and URLs with the app's 404", function()
@@ -188,13 +188,17 @@ describe('the api template', function()
     assert.are.same({ error = 'not found', path = '/nope' }, body(5))
   end)
 
-  it('creates a user with POST /users', function()
+  it('creates a user with POST /users, kept in the store with an ObjectId', function()
     assert.are.equal(201, answers[6].status)
-    assert.are.equal('/users/3', answers[6].headers.location)
-    assert.are.same({ id = 3, name = 'Edsger', email = 'e@example.com' }, body(6))
-    assert.are.equal('Edsger', body(7).name)
+    local id = body(6).id
+    assert.matches('^%x+$', id)
+    assert.are.equal(24, #id)
+    assert.are.equal('/users/' .. id, answers[6].headers.location)
+    assert.are.same({ id = id, name = 'Edsger', email = 'e@example.com' }, body(6))
+    assert.are.equal('Alan Turing', body(7).name)
     assert.are.equal(3, #body(8))
-    assert.matches('INFO%s+created user 3', stderr)
+    assert.are.same(body(6), body(8)[3])
+    assert.matches('INFO%s+created user ' .. id, stderr)
   end)
 
   it('refuses bad bodies with 400 and other methods with 405', function()

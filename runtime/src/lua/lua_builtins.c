@@ -14,6 +14,8 @@
  *   root()        the project root of the host, or nil.
  *   isatty(fd)    whether file descriptor `fd` is a terminal.
  *   now()         the wall-clock time in seconds, with sub-second digits.
+ *   store_open(), store_run()
+ *                 the store's backends (runtime/src/store/store_glue.h).
  *
  * Compiled templates are cached per Lua state by path. Each render checks,
  * once per file it uses, the file's size, modification time and inode with
@@ -24,6 +26,7 @@
 #include "lua_builtins.h"
 
 #include "lua_internal.h"
+#include "store/store_glue.h"
 
 #include "lusty/alloc.h"
 #include "lusty/error.h"
@@ -299,6 +302,10 @@ static int open_native(lua_State *L)
     lua_setfield(L, mod, "isatty");
     lua_pushcfunction(L, l_now);
     lua_setfield(L, mod, "now");
+    lua_pushcfunction(L, lusty__store_l_open);
+    lua_setfield(L, mod, "store_open");
+    lua_pushcfunction(L, lusty__store_l_run);
+    lua_setfield(L, mod, "store_run");
     return 1;
 }
 

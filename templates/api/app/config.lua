@@ -3,7 +3,8 @@
 -- Route files under app/requests/ read the request, publish on data:users:*
 -- channels and put the result in context.output; lusty.json.output encodes
 -- it. The data handlers never see HTTP, so they can be reused by other
--- routes, scripts or tests, or swapped for a real database.
+-- routes, scripts or tests. They keep the users in the project's store
+-- (context.store; lusty.json "store" says which database).
 
 return {
   -- Seed-style modules: app/data/users/config.lua maps each data:users:*
@@ -33,7 +34,8 @@ return {
     },
 
     -- A request that ends with status 404 or 5xx (or a handler error) gets
-    -- the app's JSON 404 or 500 answer, sent right away; the module then
+    -- the app's JSON 404 or 500 answer (a store that is down raises an
+    -- error with status 503, which the 500 route answers too), sent right away; the module then
     -- clears context.output so the 'output' publisher sends nothing more.
     -- Other statuses (400, 405, 201 ...) are answered by the routes.
     ['error'] = {
@@ -54,6 +56,11 @@ return {
     },
 
     ['log'] = { 'lusty.log.console' },
+
+    -- The store: context.store.<collection>.<method>(...) publishes on
+    -- store:<collection>:<method>, and the built-in backend answers from
+    -- the database lusty.json's "store" names (SQLite by default).
+    ['store'] = { 'lusty.store.backend' },
   },
 
   -- Published for every request, in this order, each extended by the URL
@@ -61,8 +68,10 @@ return {
   -- answer replaces the route's before anything is sent.
   publishers = { 'input', 'request', 'error', 'output' },
 
-  -- lusty.log adds context.log(message, level).
+  -- lusty.log adds context.log(message, level); lusty.store adds
+  -- context.store.
   context = {
     ['lusty.log'] = { level = 'info' },
+    ['lusty.store'] = {},
   },
 }

@@ -46,7 +46,8 @@ return {
     },
 
     -- When a request ends with status 404 or 5xx (or a handler raised an
-    -- error), run the app's own 404 or 500 route, then render and send its
+    -- error; a store that is down raises one with status 503), run the
+    -- app's own 404 or 500 route, then render and send its
     -- answer right away. The module clears context.output afterwards, so the
     -- 'output' publisher that follows does not send a second body.
     ['error'] = {
@@ -70,6 +71,11 @@ return {
 
     -- Every context.log(...) call is published on log:<level>.
     ['log'] = { 'lusty.log.console' },
+
+    -- The store: context.store.<collection>.<method>(...) publishes on
+    -- store:<collection>:<method>, and the built-in backend answers from
+    -- the database lusty.json's "store" names (SQLite by default).
+    ['store'] = { 'lusty.store.backend' },
   },
 
   -- Published for every request, in this order, each extended by the URL
@@ -79,8 +85,10 @@ return {
   publishers = { 'input', 'request', 'render', 'error', 'output' },
 
   -- Context modules run once at start. lusty.log adds context.log(message,
-  -- level); messages below `level` are dropped.
+  -- level); messages below `level` are dropped. lusty.store adds
+  -- context.store (app/models/users.lua uses it).
   context = {
     ['lusty.log'] = { level = 'info' },
+    ['lusty.store'] = {},
   },
 }

@@ -10,8 +10,10 @@
 --     },
 --   },
 --
--- The predicate first sets response.status = 500 when context.error is set
--- (a handler raised), then lets the handler run when the status has an entry
+-- The predicate first sets response.status when context.error is set (a
+-- handler raised): to the `status` of the first error that carries one
+-- (an error object such as the store's, with status 400 or 503), else 500.
+-- Then it lets the handler run when the status has an entry
 -- in `status`, or its hundred has one (503 -> 500). The handler publishes
 -- the prefix, status and suffix channels in turn, each exactly as written
 -- (not extended by the request path) with the request context, then sets
@@ -70,11 +72,24 @@ local function lookup(status)
   return byStatus[status] or byStatus[floor(status / 100) * 100]
 end
 
+-- The status of a request whose handlers raised: the first error object's
+-- own `status` (400 to 599), else 500.
+local function errorStatus(errors)
+  if type(errors) == 'table' then
+    for i = 1, #errors do
+      local e = type(errors[i]) == 'table' and errors[i].error
+      local status = type(e) == 'table' and tonumber(rawget(e, 'status'))
+      if status and status >= 400 and status <= 599 and status % 1 == 0 then return status end
+    end
+  end
+  return 500
+end
+
 local function predicate(context)
   local response = context.response
   if type(response) ~= 'table' then return false end
   local errors = rawget(context, 'error')
-  if errors ~= nil and errors ~= false then response.status = 500 end
+  if errors ~= nil and errors ~= false then response.status = errorStatus(errors) end
   return lookup(response.status) ~= nil
 end
 

@@ -1,6 +1,10 @@
 -- The app's 500 answer. Not reached by URL: lusty.error.status publishes
--- request:500 when a handler raised an error or set a 5xx status.
-context.response.status = 500
+-- request:500 when a handler raised an error or set a 5xx status. An error
+-- that carries its own status keeps it: the store raises 503 while its
+-- database cannot be reached or is locked.
+local status = tonumber(context.response.status) or 500
+if status < 500 or status > 599 then status = 500 end
+context.response.status = status
 
 -- The details go to the server console, not to the client: error messages
 -- and stack traces can reveal more than a client should see.
@@ -22,8 +26,12 @@ local function relative(text)
 end
 local request = context.request
 for _, err in ipairs(context.error or {}) do
-  context.log(('%s %s: %s\n%s'):format(request.method, request.uri, relative(err.message),
-    relative(err.trace)), 'error')
+  -- The server says once that the store is down, not once per request.
+  local outage = type(err.error) == 'table' and err.error.status == 503
+  if not outage then
+    context.log(('%s %s: %s\n%s'):format(request.method, request.uri, relative(err.message),
+      relative(err.trace)), 'error')
+  end
 end
 
-context.output = { error = 'internal server error' }
+context.output = { error = status == 503 and 'service unavailable' or 'internal server error' }

@@ -1,7 +1,7 @@
 -- GET /users/{userId}  (one user)
 --
 -- `userId` is a local set by lusty.router from the matching path segment.
-local user = require('models.users').find(userId)
+local user = require('models.users').find(context, userId)
 
 if not user then
   -- Leave the status at 404 and set no output: lusty.error.status then runs
