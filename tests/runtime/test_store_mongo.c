@@ -90,22 +90,52 @@ static lusty__store_backend_t *open_backend(const char *uri)
 static server_t server;
 static lusty__store_backend_t *backend;
 
+/* The collections the tests use, emptied before and after them (for a real
+ * mongod, whose data outlives the tests). */
+static const char *const collections[] = {
+    "values", "ids",     "paged",   "nothing_here", "many", "filters",
+    "puts",   "patches", "deletes", "threads",      "r",    NULL,
+};
+
+static void empty_collections(void)
+{
+    for (int i = 0; collections[i]; i++) {
+        char *op = lusty_asprintf("{\"collection\":\"%s\",\"method\":\"delete\"}", collections[i]);
+        char *answer = NULL;
+        if (backend->run(backend, op, strlen(op), &answer) != LUSTY__STORE_OK)
+            fail_msg("cannot empty '%s': %s", collections[i], answer);
+        free(answer);
+        lusty_free(op);
+    }
+}
+
+/* The tests run against the wire server, or a real mongod at
+ * LUSTY_TEST_MONGODB_URI (database lusty_test; its collections above are
+ * emptied). */
 static int group_setup(void **state)
 {
     (void)state;
     setenv("LUSTY_STORE_MONGODB_PLUGIN", LUSTY_STORE_MONGODB_PLUGIN_PATH, 1);
-    server = server_start(0, NULL);
-    char *uri = lusty_asprintf("mongodb://127.0.0.1:%d", server.port);
-    backend = open_backend(uri);
-    lusty_free(uri);
+    const char *real = getenv("LUSTY_TEST_MONGODB_URI");
+    if (real && *real) {
+        backend = open_backend(real);
+    } else {
+        server = server_start(0, NULL);
+        char *uri = lusty_asprintf("mongodb://127.0.0.1:%d", server.port);
+        backend = open_backend(uri);
+        lusty_free(uri);
+    }
+    empty_collections();
     return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
+    empty_collections();
     backend->free(backend);
-    server_stop(&server);
+    if (server.pid)
+        server_stop(&server);
     return 0;
 }
 
@@ -335,6 +365,14 @@ static void test_put_replaces_or_inserts(void **state)
     lusty_free(id);
     free(answer);
     expect("{\"collection\":\"puts\",\"method\":\"options\"}", "3");
+    /* Two matches: the first takes the document, the other goes (one
+     * document is left, as on SQLite). */
+    expect("{\"collection\":\"puts\",\"method\":\"put\",\"filter\":{\"_id\":{\"$in\":"
+           "[\"p1\",\"p2\"]}},\"doc\":{\"f\":6}}",
+           "{\"_id\":\"p1\",\"f\":6}");
+    expect("{\"collection\":\"puts\",\"method\":\"get\",\"filter\":{\"_id\":{\"$in\":"
+           "[\"p1\",\"p2\"]}}}",
+           "[{\"_id\":\"p1\",\"f\":6}]");
 }
 
 static void test_patch_sets_and_increments(void **state)
@@ -357,6 +395,15 @@ static void test_patch_sets_and_increments(void **state)
     expect("{\"collection\":\"patches\",\"method\":\"patch\",\"filter\":{\"n\":1000},"
            "\"doc\":{\"a\":1}}",
            "0");
+    /* What the server refuses is the caller's mistake, as on SQLite. */
+    free(run_as(backend, LUSTY__STORE_INVALID,
+                "{\"collection\":\"patches\",\"method\":\"patch\",\"filter\":{\"_id\":"
+                "\"d002\"},\"doc\":{\"n.deeper\":1}}"));
+    free(run_as(backend, LUSTY__STORE_INVALID,
+                "{\"collection\":\"patches\",\"method\":\"patch\",\"filter\":{\"_id\":"
+                "\"d002\"},\"inc\":{\"tag\":1}}"));
+    free(run_as(backend, LUSTY__STORE_INVALID,
+                "{\"collection\":\"patches\",\"method\":\"post\",\"doc\":{\"_id\":\"d002\"}}"));
 }
 
 static void test_delete_answers_what_it_removed(void **state)

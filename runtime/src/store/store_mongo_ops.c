@@ -184,6 +184,31 @@ static void free_ids(id_list_t *list)
     bson_free(list->ids);
 }
 
+/* Deletes the documents whose _ids are ids[from..]. */
+static lusty__store_status_t delete_ids(lusty__mongo_call_t *call, const id_list_t *ids,
+                                        size_t from)
+{
+    if (from >= ids->n)
+        return LUSTY__STORE_OK;
+    bson_t selector = BSON_INITIALIZER, in, list;
+    BSON_APPEND_DOCUMENT_BEGIN(&selector, "_id", &in);
+    BSON_APPEND_ARRAY_BEGIN(&in, "$in", &list);
+    for (size_t i = from; i < ids->n; i++) {
+        char buf[16];
+        const char *index;
+        bson_uint32_to_string((uint32_t)(i - from), &index, buf, sizeof buf);
+        bson_append_value(&list, index, -1, &ids->ids[i]);
+    }
+    bson_append_array_end(&in, &list);
+    bson_append_document_end(&selector, &in);
+    bson_error_t error;
+    lusty__store_status_t status = LUSTY__STORE_OK;
+    if (!mongoc_collection_delete_many(call->coll, &selector, NULL, NULL, &error))
+        status = lusty__mongo_fail(call, &error);
+    bson_destroy(&selector);
+    return status;
+}
+
 /* A document with `id` as its _id and the fields of `json` but its _id. */
 static bool doc_with_id(lusty__mongo_call_t *call, bson_t *out, const bson_value_t *id,
                         const cJSON *json)
@@ -232,9 +257,9 @@ static lusty__store_status_t replace_by_id(lusty__mongo_call_t *call, const bson
     return status;
 }
 
-/* put: every match is replaced by the document, each keeping its _id; the
- * answer is the document as stored under the first match's _id. With no
- * match the document is inserted (upsert). */
+/* put: the first match takes the document and keeps its _id; the other
+ * matches are replaced by it too, which leaves one document (as on
+ * SQLite). With no match the document is inserted (upsert). */
 lusty__store_status_t lusty__mongo_put(lusty__mongo_call_t *call)
 {
     const cJSON *json = doc_of(call);
@@ -259,14 +284,10 @@ lusty__store_status_t lusty__mongo_put(lusty__mongo_call_t *call)
         }
         collect_id(call, &id_doc, &ids);
     }
-    for (size_t i = 0; i < ids.n && status == LUSTY__STORE_OK; i++) {
-        bson_t doc = BSON_INITIALIZER;
-        status = doc_with_id(call, &doc, &ids.ids[i], json) ? replace_by_id(call, &ids.ids[i], &doc)
-                                                            : LUSTY__STORE_INVALID;
-        if (i == 0)
-            bson_concat(&first, &doc);
-        bson_destroy(&doc);
-    }
+    status = doc_with_id(call, &first, &ids.ids[0], json) ? replace_by_id(call, &ids.ids[0], &first)
+                                                          : LUSTY__STORE_INVALID;
+    if (status == LUSTY__STORE_OK)
+        status = delete_ids(call, &ids, 1);
     if (status == LUSTY__STORE_OK)
         lusty__mongo_json_from_doc(call->answer, &first, false);
 cleanup:
@@ -358,7 +379,7 @@ static void answer_and_collect(lusty__mongo_call_t *call, const bson_t *doc, voi
  * that the answer holds exactly what was removed. */
 lusty__store_status_t lusty__mongo_delete(lusty__mongo_call_t *call)
 {
-    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, selector = BSON_INITIALIZER;
+    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
     id_list_t found = {0};
     lusty__store_status_t status = LUSTY__STORE_INVALID;
     if (!filter_of(call, &filter) || !find_opts(call, &opts))
@@ -366,27 +387,12 @@ lusty__store_status_t lusty__mongo_delete(lusty__mongo_call_t *call)
     bson_string_append_c(call->answer, '[');
     status = find_each(call, &filter, &opts, answer_and_collect, &found);
     bson_string_append_c(call->answer, ']');
-    if (status != LUSTY__STORE_OK || found.n == 0)
-        goto cleanup;
-    bson_t in, list;
-    BSON_APPEND_DOCUMENT_BEGIN(&selector, "_id", &in);
-    BSON_APPEND_ARRAY_BEGIN(&in, "$in", &list);
-    for (size_t i = 0; i < found.n; i++) {
-        char buf[16];
-        const char *index;
-        bson_uint32_to_string((uint32_t)i, &index, buf, sizeof buf);
-        bson_append_value(&list, index, -1, &found.ids[i]);
-    }
-    bson_append_array_end(&in, &list);
-    bson_append_document_end(&selector, &in);
-    bson_error_t error;
-    if (!mongoc_collection_delete_many(call->coll, &selector, NULL, NULL, &error))
-        status = lusty__mongo_fail(call, &error);
+    if (status == LUSTY__STORE_OK)
+        status = delete_ids(call, &found, 0);
 cleanup:
     free_ids(&found);
     bson_destroy(&filter);
     bson_destroy(&opts);
-    bson_destroy(&selector);
     return status;
 }
 

@@ -63,6 +63,14 @@ char *lusty__mongo_scrub(const char *message, const char *secret)
     return bson_string_free(out, false);
 }
 
+static bool code_in(uint32_t code, const uint32_t *codes, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (codes[i] == code)
+            return true;
+    return false;
+}
+
 /* Server error codes that say the server is going away or not the primary
  * any more: as good as unreachable for this call. */
 static bool server_leaving(uint32_t code)
@@ -76,10 +84,28 @@ static bool server_leaving(uint32_t code)
         13435, /* NotPrimaryNoSecondaryOk */
         13436, /* NotPrimaryOrSecondary */
     };
-    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
-        if (codes[i] == code)
-            return true;
-    return false;
+    return code_in(code, codes, sizeof codes / sizeof codes[0]);
+}
+
+/* Server error codes that say the operation itself was wrong (the same
+ * cases are INVALID on SQLite): a patch through a value that is not a
+ * document, $inc of a text, a changed _id, a duplicate _id, a document too
+ * large, a bad regular expression. */
+static bool caller_mistake(uint32_t code)
+{
+    static const uint32_t codes[] = {
+        2,     /* BadValue (among others, a bad $regex) */
+        14,    /* TypeMismatch ($inc of a non-number) */
+        28,    /* PathNotViable (a path through a non-document) */
+        40,    /* ConflictingUpdateOperators */
+        52,    /* DollarPrefixedFieldName */
+        66,    /* ImmutableField (_id) */
+        10334, /* BSONObjectTooLarge */
+        11000, /* DuplicateKey */
+        17419, /* document too large after an update */
+        51091, /* a regular expression that does not compile */
+    };
+    return code_in(code, codes, sizeof codes / sizeof codes[0]);
 }
 
 lusty__store_status_t lusty__mongo_error_status(const bson_error_t *error)
@@ -94,8 +120,7 @@ lusty__store_status_t lusty__mongo_error_status(const bson_error_t *error)
     case MONGOC_ERROR_WRITE_CONCERN:
         if (server_leaving(error->code))
             return LUSTY__STORE_UNAVAILABLE;
-        /* A duplicate _id is the caller's mistake, not the server's. */
-        if (error->code == 11000)
+        if (caller_mistake(error->code))
             return LUSTY__STORE_INVALID;
         return LUSTY__STORE_FAILED;
     default:
