@@ -180,6 +180,20 @@ static void test_values_round_trip(void **state)
     char *want = lusty_asprintf("[%s]", stored);
     expect("{\"collection\":\"values\",\"method\":\"get\",\"filter\":{\"_id\":\"v1\"}}", want);
     lusty_free(want);
+    /* A document given as a value is a value, whatever names it holds. */
+    expect("{\"collection\":\"values\",\"method\":\"post\",\"doc\":{\"_id\":\"v2\","
+           "\"q\":{\"$ne\":\"x\"},\"nul\":\"a\\u0000b\\\\u0000\"}}",
+           "{\"_id\":\"v2\",\"q\":{\"$ne\":\"x\"},\"nul\":\"a\\u0000b\\\\u0000\"}");
+    expect("{\"collection\":\"values\",\"method\":\"get\",\"filter\":{\"q\":{\"$eq\":"
+           "{\"$ne\":\"x\"}}},\"fields\":[\"q\"]}",
+           "[{\"_id\":\"v2\",\"q\":{\"$ne\":\"x\"}}]");
+    expect("{\"collection\":\"values\",\"method\":\"options\",\"filter\":{\"q\":{\"$in\":"
+           "[{\"$ne\":\"y\"}]}}}",
+           "0");
+    expect("{\"collection\":\"values\",\"method\":\"options\",\"filter\":{\"nul\":"
+           "\"a\\u0000b\\\\u0000\"}}",
+           "1");
+    expect("{\"collection\":\"values\",\"method\":\"options\",\"filter\":{\"nul\":\"a\"}}", "0");
     /* Integers compare as numbers with doubles, and an int64 is found. */
     expect("{\"collection\":\"values\",\"method\":\"options\",\"filter\":{\"i\":3.0,"
            "\"big\":{\"$gt\":4999999999.5}}}",
@@ -431,12 +445,12 @@ static void test_refused_operations(void **state)
         {"{\"collection\":\"r\",\"method\":\"get\",\"filter\":{\"$expr\":{}}}", "'$expr'"},
         {"{\"collection\":\"r\",\"method\":\"get\",\"filter\":{\"$nor\":[{}]}}", "'$nor'"},
         {"{\"collection\":\"r\",\"method\":\"get\",\"filter\":{\"a\":{\"$gt\":1,\"b\":2}}}", "'b'"},
-        /* An operator hidden in a value is refused, not matched literally. */
-        {"{\"collection\":\"r\",\"method\":\"get\",\"filter\":{\"a\":{\"b\":{\"$gt\":1}}}}",
-         "'$gt'"},
-        {"{\"collection\":\"r\",\"method\":\"get\",\"filter\":{\"a\":{\"$in\":[{\"$function\":1}]}}"
-         "}",
-         "'$function'"},
+        /* MongoDB reads the documents of $all as operators ($elemMatch). */
+        {"{\"collection\":\"r\",\"method\":\"get\",\"filter\":{\"a\":{\"$all\":"
+         "[{\"$elemMatch\":{}}]}}}",
+         "'$elemMatch'"},
+        {"{\"collection\":\"r\",\"method\":\"get\",\"filter\":{\"a\":{\"$regex\":\"(\"}}}",
+         "bad $regex"},
         {"{\"collection\":\"r\",\"method\":\"get\",\"filter\":{\"a.$x\":1}}", "'$x'"},
         {"{\"collection\":\"r\",\"method\":\"get\",\"filter\":{\"a\":{\"$in\":1}}}", "'$in'"},
         {"{\"collection\":\"r\",\"method\":\"get\",\"filter\":{\"a\":{\"$regex\":\"x\","

@@ -36,6 +36,63 @@ bool lusty__mongo_is_oid_text(const char *text)
     return n == 24;
 }
 
+/* cJSON ends its strings at their first NUL, so a `\u0000` in a string
+ * would cut it short. Before parsing, each one becomes the escape of
+ * U+10FFFF (a noncharacter, which no text holds) and back to NUL when the
+ * string goes into BSON (which holds NULs in values). */
+#define NUL_STANDIN "\xf4\x8f\xbf\xbf"
+#define NUL_STANDIN_ESCAPE "\\udbff\\udfff"
+
+char *lusty__mongo_protect_nul(const char *json, size_t len, size_t *out_len)
+{
+    bson_string_t *out = NULL;
+    size_t start = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        if (json[i] == '"') {
+            in_string = !in_string;
+        } else if (in_string && json[i] == '\\') {
+            if (i + 5 < len && memcmp(json + i + 1, "u0000", 5) == 0) {
+                if (!out)
+                    out = bson_string_new(NULL);
+                bson_string_append_printf(out, "%.*s" NUL_STANDIN_ESCAPE, (int)(i - start),
+                                          json + start);
+                start = i + 6;
+            }
+            i++; /* the escaped character, never a quote that ends */
+        }
+    }
+    if (!out)
+        return NULL;
+    bson_string_append_printf(out, "%.*s", (int)(len - start), json + start);
+    *out_len = out->len;
+    return bson_string_free(out, false);
+}
+
+/* The bytes of a parsed JSON string with its NULs back (see above): `s`
+ * itself, or a copy in *copy (bson_free()). */
+static const char *string_bytes(const char *s, size_t *len, char **copy)
+{
+    *copy = NULL;
+    *len = strlen(s);
+    if (!strstr(s, NUL_STANDIN))
+        return s;
+    char *out = bson_malloc(*len + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < *len;) {
+        if (memcmp(s + i, NUL_STANDIN, 4) == 0) {
+            out[n++] = '\0';
+            i += 4;
+        } else {
+            out[n++] = s[i++];
+        }
+    }
+    out[n] = '\0';
+    *len = n;
+    *copy = out;
+    return out;
+}
+
 /* The number `d` as BSON: int32, int64 or double. */
 static void append_number(bson_t *out, const char *key, double d)
 {
@@ -84,12 +141,16 @@ bool lusty__mongo_append_value(bson_t *out, const char *key, const cJSON *value,
             bson_oid_init_from_string(&oid, s);
             return bson_append_oid(out, key, -1, &oid);
         }
-        size_t len = strlen(s);
-        if (!bson_utf8_validate(s, len, false)) {
+        size_t len;
+        char *copy;
+        s = string_bytes(s, &len, &copy);
+        bool ok = bson_utf8_validate(s, len, true);
+        if (ok)
+            bson_append_utf8(out, key, -1, s, (int)len);
+        else
             *error = lusty__mongo_printf("the value of '%s' is not UTF-8", key);
-            return false;
-        }
-        return bson_append_utf8(out, key, -1, s, (int)len);
+        bson_free(copy);
+        return ok;
     }
     if (cJSON_IsArray(value))
         return append_array(out, key, value, error);
@@ -108,8 +169,8 @@ bool lusty__mongo_doc_from_json(bson_t *out, const cJSON *object, bool top, char
 {
     for (const cJSON *item = object->child; item; item = item->next) {
         const char *key = item->string;
-        if (!bson_utf8_validate(key, strlen(key), false)) {
-            *error = lusty__mongo_printf("a field name is not UTF-8");
+        if (!bson_utf8_validate(key, strlen(key), false) || strstr(key, NUL_STANDIN)) {
+            *error = lusty__mongo_printf("a field name is not UTF-8 text without NUL");
             return false;
         }
         /* MongoDB would read a top-level `$` name as an operator, and a

@@ -72,7 +72,11 @@ static lusty__store_status_t run(lusty__store_backend_t *self, const char *op_js
 {
     lusty__mongo_call_t call = {.backend = (lusty__mongo_t *)self};
     lusty__store_status_t status = LUSTY__STORE_INVALID;
-    cJSON *op = cJSON_ParseWithLength(op_json, op_len);
+    size_t safe_len = 0;
+    char *safe = lusty__mongo_protect_nul(op_json, op_len, &safe_len);
+    cJSON *op =
+        safe ? cJSON_ParseWithLength(safe, safe_len) : cJSON_ParseWithLength(op_json, op_len);
+    bson_free(safe);
     const cJSON *coll = cJSON_GetObjectItemCaseSensitive(op, "collection");
     const cJSON *method = cJSON_GetObjectItemCaseSensitive(op, "method");
     method_fn fn = cJSON_IsString(method) ? method_named(method->valuestring) : NULL;

@@ -3,9 +3,7 @@
  *
  * The Lua side validates too, but the backend is the last line: whatever
  * reaches it that is not in the language (a `$where`, `$function`, `$expr`,
- * an operator hidden in a value) is refused here and never sent. A value
- * that is a document must hold no `$` name at any depth, so that user
- * input given as a value can never be read as an operator. */
+ * `$elemMatch` in `$all`) is refused here and never sent. */
 #include "store_mongo_internal.h"
 
 #include <string.h>
@@ -41,23 +39,28 @@ static bool check_path(const char *path, char **error)
     }
 }
 
-/* A literal value (not an operator object): no `$` name inside. */
-static bool check_literal(const cJSON *value, char **error)
+static bool has_operator_name(const cJSON *object)
 {
-    for (const cJSON *item = value->child; item; item = item->next) {
-        if (cJSON_IsObject(value) && item->string[0] == '$') {
+    for (const cJSON *item = object->child; item; item = item->next)
+        if (item->string[0] == '$')
+            return true;
+    return false;
+}
+
+/* A value compared as it is. MongoDB reads operators only at the top of a
+ * filter, at the top of a field's condition, and in the documents of $all
+ * (`$elemMatch`); those are refused in $all, so that a document given as a
+ * value is always a value, whatever names it holds. */
+static bool append_literal(bson_t *out, const char *key, const cJSON *value, bool id, bool in_all,
+                           char **error)
+{
+    for (const cJSON *item = value->child; in_all && cJSON_IsObject(value) && item;
+         item = item->next)
+        if (item->string[0] == '$') {
             *error = lusty__mongo_printf("unknown operator '%s'", item->string);
             return false;
         }
-        if (!check_literal(item, error))
-            return false;
-    }
-    return true;
-}
-
-static bool append_literal(bson_t *out, const char *key, const cJSON *value, bool id, char **error)
-{
-    return check_literal(value, error) && lusty__mongo_append_value(out, key, value, id, error);
+    return lusty__mongo_append_value(out, key, value, id, error);
 }
 
 /* An array of literals, as $in, $nin and $all take. */
@@ -75,18 +78,10 @@ static bool append_list(bson_t *out, const char *op, const cJSON *value, bool id
         char buf[16];
         const char *index;
         bson_uint32_to_string(i, &index, buf, sizeof buf);
-        ok = append_literal(&child, index, item, id, error);
+        ok = append_literal(&child, index, item, id, !strcmp(op, "$all"), error);
     }
     bson_append_array_end(out, &child);
     return ok;
-}
-
-static bool has_operator_name(const cJSON *object)
-{
-    for (const cJSON *item = object->child; item; item = item->next)
-        if (item->string[0] == '$')
-            return true;
-    return false;
 }
 
 /* The operator object `ops` of one field (`id`: the field is `_id`, whose
@@ -133,7 +128,7 @@ static bool append_operators(bson_t *out, const cJSON *ops, bool id, char **erro
             ok = append_operators(&child, item, id, error);
             bson_append_document_end(out, &child);
         } else {
-            ok = append_literal(out, op, item, id, error);
+            ok = append_literal(out, op, item, id, false, error);
         }
         if (!ok)
             return false;
@@ -191,7 +186,7 @@ bool lusty__mongo_filter(bson_t *out, const cJSON *filter, char **error)
             ok = append_operators(&child, item, !strcmp(key, "_id"), error);
             bson_append_document_end(out, &child);
         } else {
-            ok = append_literal(out, key, item, !strcmp(key, "_id"), error);
+            ok = append_literal(out, key, item, !strcmp(key, "_id"), false, error);
         }
         if (!ok)
             return false;

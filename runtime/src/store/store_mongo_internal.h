@@ -21,6 +21,9 @@
 bool lusty__mongo_append_value(bson_t *out, const char *key, const cJSON *value, bool as_id,
                                char **error);
 bool lusty__mongo_doc_from_json(bson_t *out, const cJSON *object, bool top, char **error);
+/* The operation's JSON text made safe for cJSON when a string in it holds
+ * `\u0000` (malloc'd, its length in *out_len); NULL when there is none. */
+char *lusty__mongo_protect_nul(const char *json, size_t len, size_t *out_len);
 /* Whether `text` is an ObjectId as the store writes it: 24 lower-case hex. */
 bool lusty__mongo_is_oid_text(const char *text);
 /* Appends `doc` (a document or an array when `array`) as JSON text. */

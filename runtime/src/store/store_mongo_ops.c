@@ -22,6 +22,8 @@ lusty__store_status_t lusty__mongo_fail(lusty__mongo_call_t *call, const bson_er
     if (status == LUSTY__STORE_UNAVAILABLE)
         call->error =
             lusty__mongo_printf("cannot reach %s: %s", call->backend->redacted_uri, message);
+    else if (error->code == 51091) /* MongoDB's message does not say which operator */
+        call->error = lusty__mongo_printf("bad $regex: %s", message);
     else
         call->error = bson_strdup(message);
     bson_free(message);
