@@ -570,6 +570,52 @@ static void test_server_comes_back(void **state)
     lusty_free(uri);
 }
 
+/* How many lines of the file at `path` start with `prefix`. */
+static int lines_starting(const char *path, const char *prefix)
+{
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        n += strncmp(line, prefix, strlen(prefix)) == 0;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static void test_declared_indexes_made_once(void **state)
+{
+    (void)state;
+    char log[] = "/tmp/lusty-test-mongo-log-XXXXXX";
+    int fd = mkstemp(log);
+    assert_true(fd >= 0);
+    close(fd);
+    char *arg = lusty_asprintf("--command-log=%s", log);
+    server_t s = server_start(0, arg);
+    char *config = lusty_asprintf("{\"uri\": \"mongodb://127.0.0.1:%d\", \"database\": \"ix\","
+                                  "\"indexes\": {\"indexed\": [\"email\", \"a.b\"]}}",
+                                  s.port);
+    char *error = NULL;
+    lusty__store_backend_t *b = lusty__store_mongo_open(config, &error);
+    assert_non_null(b);
+    free(run_as(b, LUSTY__STORE_OK, "{\"collection\":\"indexed\",\"method\":\"get\"}"));
+    free(run_as(b, LUSTY__STORE_OK, "{\"collection\":\"indexed\",\"method\":\"options\"}"));
+    free(run_as(b, LUSTY__STORE_OK, "{\"collection\":\"plain\",\"method\":\"get\"}"));
+    assert_int_equal(lines_starting(log, "createIndexes indexed"), 1);
+    assert_int_equal(lines_starting(log, "createIndexes"), 1);
+    assert_int_equal(lines_starting(log, "find indexed"), 1);
+    b->free(b);
+    server_stop(&s);
+    unlink(log);
+    lusty_free(arg);
+    lusty_free(config);
+    /* A declaration that is not {collection: [field, ...]} stops the open. */
+    b = lusty__store_mongo_open("{\"indexes\": {\"users\": \"email\"}}", &error);
+    assert_null(b);
+    assert_non_null(strstr(error, "store.indexes.users"));
+    free(error);
+}
+
 static void test_bad_uri_is_refused_at_open(void **state)
 {
     (void)state;
@@ -599,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_no_shared_memory_segment),
         cmocka_unit_test(test_unreachable_is_unavailable_without_password),
         cmocka_unit_test(test_server_comes_back),
+        cmocka_unit_test(test_declared_indexes_made_once),
         cmocka_unit_test(test_bad_uri_is_refused_at_open),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -95,6 +95,7 @@ static lusty__store_status_t run(lusty__store_backend_t *self, const char *op_js
         call.client = mongoc_client_pool_pop(call.backend->pool);
         call.coll =
             mongoc_client_get_collection(call.client, call.backend->database, coll->valuestring);
+        lusty__mongo_indexes_ensure(call.backend, call.coll, coll->valuestring);
         status = fn(&call);
         mongoc_collection_destroy(call.coll);
         mongoc_client_pool_push(call.backend->pool, call.client);
@@ -116,6 +117,9 @@ static void backend_free(lusty__store_backend_t *self)
     if (!m)
         return;
     mongoc_client_pool_destroy(m->pool);
+    cJSON_Delete(m->indexes);
+    cJSON_Delete(m->indexed);
+    pthread_mutex_destroy(&m->lock);
     mongoc_uri_destroy(m->uri);
     bson_free(m->database);
     bson_free(m->redacted_uri);
@@ -145,6 +149,8 @@ lusty__store_backend_t *lusty__store_mongo_plugin_open(const char *config_json, 
     m->base.name = "mongodb";
     m->base.run = run;
     m->base.free = backend_free;
+    pthread_mutex_init(&m->lock, NULL);
+    m->indexed = cJSON_CreateObject();
     cJSON *config = cJSON_Parse(config_json ? config_json : "{}");
     const cJSON *uri_item = cJSON_GetObjectItemCaseSensitive(config, "uri");
     const cJSON *db_item = cJSON_GetObjectItemCaseSensitive(config, "database");
@@ -173,6 +179,10 @@ lusty__store_backend_t *lusty__store_mongo_plugin_open(const char *config_json, 
         goto fail;
     }
     m->database = bson_strdup(db);
+    const cJSON *indexes = cJSON_GetObjectItemCaseSensitive(config, "indexes");
+    if ((*error = lusty__mongo_indexes_check(indexes)))
+        goto fail;
+    m->indexes = cJSON_IsObject(indexes) ? cJSON_Duplicate(indexes, true) : NULL;
     default_timeout(m->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, SERVER_SELECTION_TIMEOUT_MS);
     default_timeout(m->uri, MONGOC_URI_CONNECTTIMEOUTMS, CONNECT_TIMEOUT_MS);
     default_timeout(m->uri, MONGOC_URI_SOCKETTIMEOUTMS, SOCKET_TIMEOUT_MS);

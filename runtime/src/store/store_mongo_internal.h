@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 #include <mongoc/mongoc.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 /* store_bson.c: JSON values (cJSON) to BSON and BSON to JSON text.
@@ -51,9 +52,18 @@ typedef struct {
     mongoc_uri_t *uri;
     mongoc_client_pool_t *pool;
     char *database;
-    char *redacted_uri; /* for messages */
-    char *password;     /* to scrub from driver messages; NULL when none */
+    char *redacted_uri;   /* for messages */
+    char *password;       /* to scrub from driver messages; NULL when none */
+    cJSON *indexes;       /* store.indexes: {collection: [field, ...]}, or NULL */
+    cJSON *indexed;       /* {collection: true} once its indexes are made */
+    pthread_mutex_t lock; /* guards indexed */
 } lusty__mongo_t;
+
+/* store_mongo_index.c: the declared indexes. The check returns a message
+ * (bson_free()) when `indexes` is not {collection: [field, ...]}. */
+char *lusty__mongo_indexes_check(const cJSON *indexes);
+/* Creates the declared indexes of collection `name` unless done before. */
+void lusty__mongo_indexes_ensure(lusty__mongo_t *m, mongoc_collection_t *coll, const char *name);
 
 /* What one operation needs while it runs on a thread-pool thread. */
 typedef struct {
