@@ -93,6 +93,11 @@ request() {
             <"$BATS_TEST_TMPDIR/body"
         assert_output "[(1, 'item 1'), (2, 'item 2'), (3, 'item 3'), (4, 'item 4')]"
     done
+    # The driver is loaded now, and made no shared-memory segment a killed
+    # server would leave behind.
+    grep -q lusty-store-mongodb /proc/$SERVER_PID/maps
+    grep -q libmongoc /proc/$SERVER_PID/maps
+    [ ! -e "/dev/shm/mongoc-$SERVER_PID" ]
     stop_server TERM 0
 }
 

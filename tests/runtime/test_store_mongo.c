@@ -428,6 +428,12 @@ static void test_delete_answers_what_it_removed(void **state)
            "[{\"_id\":\"d000\",\"n\":0,\"odd\":false,\"tag\":\"t0\"},"
            "{\"_id\":\"d002\",\"n\":2,\"odd\":false,\"tag\":\"t2\"}]");
     expect("{\"collection\":\"deletes\",\"method\":\"options\",\"filter\":{}}", "2");
+    /* As on SQLite, a limit does not narrow a delete. */
+    expect("{\"collection\":\"deletes\",\"method\":\"delete\",\"filter\":{\"n\":{\"$gt\":0}},"
+           "\"limit\":1,\"fields\":[\"n\"]}",
+           "[{\"_id\":\"d001\",\"n\":1,\"odd\":true,\"tag\":\"t1\"},"
+           "{\"_id\":\"d003\",\"n\":3,\"odd\":true,\"tag\":\"t0\"}]");
+    expect("{\"collection\":\"deletes\",\"method\":\"options\",\"filter\":{}}", "0");
     expect("{\"collection\":\"deletes\",\"method\":\"delete\",\"filter\":{\"n\":7}}", "[]");
 }
 

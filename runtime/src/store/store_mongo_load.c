@@ -53,10 +53,18 @@ static char *plugin_path(void)
     return beside;
 }
 
+/* MONGOC_DISABLE_SHM must be in the environment before dlopen() (the
+ * driver's constructor reads it), but the plugin is loaded on a thread-pool
+ * thread while others may read the environment, and setenv() is safe only
+ * while one thread runs: so it is set here, before main(), in every program
+ * linking the runtime (kept when already set). */
+__attribute__((constructor)) static void disable_driver_shm(void)
+{
+    setenv("MONGOC_DISABLE_SHM", "1", 0);
+}
+
 static void load(void)
 {
-    /* Before dlopen(), whose constructors read it; kept when already set. */
-    setenv("MONGOC_DISABLE_SHM", "1", 0);
     char *path = plugin_path();
     void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {

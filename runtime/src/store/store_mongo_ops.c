@@ -378,13 +378,14 @@ static void answer_and_collect(lusty__mongo_call_t *call, const bson_t *doc, voi
 }
 
 /* delete: the matching documents are read, then removed by their _ids, so
- * that the answer holds exactly what was removed. */
+ * that the answer holds exactly what was removed. Like SQLite's, it takes
+ * only the filter: sort, offset and limit do not narrow a delete. */
 lusty__store_status_t lusty__mongo_delete(lusty__mongo_call_t *call)
 {
     bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
     id_list_t found = {0};
     lusty__store_status_t status = LUSTY__STORE_INVALID;
-    if (!filter_of(call, &filter) || !find_opts(call, &opts))
+    if (!filter_of(call, &filter))
         goto cleanup;
     bson_string_append_c(call->answer, '[');
     status = find_each(call, &filter, &opts, answer_and_collect, &found);
