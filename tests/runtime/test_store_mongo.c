@@ -633,6 +633,18 @@ static void test_bad_uri_is_refused_at_open(void **state)
     if (strstr(error, "hunter2") || !strstr(error, "bob:***@"))
         fail_msg("'%s' should name the URI without its password", error);
     free(error);
+    static const char *const bad[] = {
+        "{\"uri\": 27017}",
+        "{\"database\": [\"x\"]}",
+        "{\"database\": \"a.b\"}",
+        "[]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        error = NULL;
+        assert_null(lusty__store_mongo_open(bad[i], &error));
+        assert_non_null(error);
+        free(error);
+    }
 }
 
 int main(void)

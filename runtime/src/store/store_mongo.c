@@ -85,10 +85,11 @@ static lusty__store_status_t run(lusty__store_backend_t *self, const char *op_js
     if (!cJSON_IsObject(op)) {
         lusty__mongo_invalid(&call, "the operation is not a JSON object");
     } else if (!cJSON_IsString(coll) || !collection_ok(coll->valuestring)) {
-        lusty__mongo_invalid(&call, "bad collection name");
+        lusty__mongo_invalid(&call, "bad collection name '%.60s' (letters, digits, _ . -)",
+                             cJSON_IsString(coll) ? coll->valuestring : "");
     } else if (!fn) {
         lusty__mongo_invalid(&call,
-                             "unknown method '%s' (known: get, post, put, patch, delete, "
+                             "unknown method '%.60s' (known: get, post, put, patch, delete, "
                              "options)",
                              cJSON_IsString(method) ? method->valuestring : "");
     } else {
@@ -159,6 +160,11 @@ lusty__store_backend_t *lusty__store_mongo_plugin_open(const char *config_json, 
     bson_error_t err;
     if (!cJSON_IsObject(config)) {
         *error = bson_strdup("the MongoDB settings are not a JSON object");
+        goto fail;
+    }
+    if ((uri_item && !cJSON_IsNull(uri_item) && !cJSON_IsString(uri_item)) ||
+        (db_item && !cJSON_IsNull(db_item) && !cJSON_IsString(db_item))) {
+        *error = bson_strdup("the MongoDB uri and database must be strings");
         goto fail;
     }
     m->uri = mongoc_uri_new_with_error(uri_text, &err);

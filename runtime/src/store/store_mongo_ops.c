@@ -57,7 +57,7 @@ static bool count_of(lusty__mongo_call_t *call, const char *name, int64_t *out)
     return true;
 }
 
-/* The find options of get and delete: sort, offset, limit, fields. */
+/* The find options of get: sort, offset, limit, fields. */
 static bool find_opts(lusty__mongo_call_t *call, bson_t *opts)
 {
     int64_t offset, limit;
@@ -79,8 +79,8 @@ static bool find_opts(lusty__mongo_call_t *call, bson_t *opts)
     return ok;
 }
 
-/* Runs a find and calls `each` on every document; false on a driver error
- * (call->error set). */
+/* Runs a find and calls `each` on every document; on a driver error the
+ * status says which (call->error set). */
 static lusty__store_status_t find_each(lusty__mongo_call_t *call, const bson_t *filter,
                                        const bson_t *opts,
                                        void (*each)(lusty__mongo_call_t *, const bson_t *, void *),

@@ -100,6 +100,7 @@ static bool caller_mistake(uint32_t code)
         40,    /* ConflictingUpdateOperators */
         52,    /* DollarPrefixedFieldName */
         66,    /* ImmutableField (_id) */
+        73,    /* InvalidNamespace (a collection name MongoDB does not take) */
         10334, /* BSONObjectTooLarge */
         11000, /* DuplicateKey */
         17419, /* document too large after an update */
