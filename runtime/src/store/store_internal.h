@@ -23,7 +23,8 @@ struct lusty__store_backend {
      * thread. On success *answer is malloc'd JSON text of the result. On
      * failure *answer is a malloc'd one-line message naming the cause
      * (never a password); the caller prefixes backend and collection. */
-    lusty__store_status_t (*run)(lusty__store_backend_t *self, const char *op_json, size_t op_len,
+    lusty__store_status_t (*run)(lusty__store_backend_t *self,
+                                 const char *op_json, size_t op_len,
                                  char **answer);
     void (*free)(lusty__store_backend_t *self);
 };
@@ -31,8 +32,10 @@ struct lusty__store_backend {
 /* config_json: the object `store` of lusty.json merged with defaults (for
  * MongoDB: {"uri": "...", "database": "..."}), project_root for relative
  * paths. NULL and *error (malloc'd message) on failure. */
-lusty__store_backend_t *lusty__store_sqlite_open(const char *config_json, const char *project_root,
+lusty__store_backend_t *lusty__store_sqlite_open(const char *config_json,
+                                                 const char *project_root,
                                                  char **error);
-lusty__store_backend_t *lusty__store_mongo_open(const char *config_json, char **error);
+lusty__store_backend_t *lusty__store_mongo_open(const char *config_json,
+                                                char **error);
 
 #endif
