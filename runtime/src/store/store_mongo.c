@@ -72,6 +72,7 @@ static lusty__store_status_t run(lusty__store_backend_t *self, const char *op_js
 {
     lusty__mongo_call_t call = {.backend = (lusty__mongo_t *)self};
     lusty__store_status_t status = LUSTY__STORE_INVALID;
+    bool probe = false;
     size_t safe_len = 0;
     char *safe = lusty__mongo_protect_nul(op_json, op_len, &safe_len);
     cJSON *op =
@@ -92,6 +93,8 @@ static lusty__store_status_t run(lusty__store_backend_t *self, const char *op_js
                              "unknown method '%.60s' (known: get, post, put, patch, delete, "
                              "options)",
                              cJSON_IsString(method) ? method->valuestring : "");
+    } else if (lusty__mongo_outage_check(&call.backend->outage, &call.error, &probe)) {
+        status = LUSTY__STORE_UNAVAILABLE;
     } else {
         call.client = mongoc_client_pool_pop(call.backend->pool);
         call.coll =
@@ -100,6 +103,7 @@ static lusty__store_status_t run(lusty__store_backend_t *self, const char *op_js
         status = fn(&call);
         mongoc_collection_destroy(call.coll);
         mongoc_client_pool_push(call.backend->pool, call.client);
+        lusty__mongo_outage_note(&call.backend->outage, status, call.error, probe);
     }
     cJSON_Delete(op);
     if (status == LUSTY__STORE_OK) {
@@ -121,6 +125,8 @@ static void backend_free(lusty__store_backend_t *self)
     cJSON_Delete(m->indexes);
     cJSON_Delete(m->indexed);
     pthread_mutex_destroy(&m->lock);
+    pthread_mutex_destroy(&m->outage.lock);
+    bson_free(m->outage.reason);
     mongoc_uri_destroy(m->uri);
     bson_free(m->database);
     bson_free(m->redacted_uri);
@@ -151,6 +157,7 @@ lusty__store_backend_t *lusty__store_mongo_plugin_open(const char *config_json, 
     m->base.run = run;
     m->base.free = backend_free;
     pthread_mutex_init(&m->lock, NULL);
+    pthread_mutex_init(&m->outage.lock, NULL);
     m->indexed = cJSON_CreateObject();
     cJSON *config = cJSON_Parse(config_json ? config_json : "{}");
     const cJSON *uri_item = cJSON_GetObjectItemCaseSensitive(config, "uri");

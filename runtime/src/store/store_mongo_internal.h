@@ -46,6 +46,22 @@ char *lusty__mongo_redacted_uri(const char *uri_text, const mongoc_uri_t *uri);
 char *lusty__mongo_scrub(const char *message, const char *secret);
 lusty__store_status_t lusty__mongo_error_status(const bson_error_t *error);
 
+/* store_mongo_outage.c: failing fast while the server is unreachable. */
+typedef struct {
+    pthread_mutex_t lock;
+    char *reason;     /* the last "unreachable" message; NULL: no outage */
+    double failed_at; /* when it was noted (monotonic ms) */
+    bool probing;     /* a call is finding out whether the server is back */
+} lusty__mongo_outage_t;
+
+/* Before a call: true (and *reason, bson_free()) when it should answer
+ * UNAVAILABLE without trying; *probe tells the call it is the one trying
+ * during an outage. */
+bool lusty__mongo_outage_check(lusty__mongo_outage_t *o, char **reason, bool *probe);
+/* After a call that tried: its status and message (the answer). */
+void lusty__mongo_outage_note(lusty__mongo_outage_t *o, lusty__store_status_t status,
+                              const char *message, bool probe);
+
 /* One backend instance: the client pool and what messages need. */
 typedef struct {
     lusty__store_backend_t base;
@@ -57,6 +73,7 @@ typedef struct {
     cJSON *indexes;       /* store.indexes: {collection: [field, ...]}, or NULL */
     cJSON *indexed;       /* {collection: true} once its indexes are made */
     pthread_mutex_t lock; /* guards indexed */
+    lusty__mongo_outage_t outage;
 } lusty__mongo_t;
 
 /* store_mongo_index.c: the declared indexes. The check returns a message
