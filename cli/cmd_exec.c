@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <uv.h>
 
 enum { OPT_EVAL = 1 };
 
@@ -116,5 +117,7 @@ int cmd_exec(int argc, char **argv)
     lusty_free(err);
     lusty_lua_host_free(host);
     lusty_store_close_all();
+    /* Joins libuv's pool threads (see cmd_server.c). */
+    uv_library_shutdown();
     return status;
 }

@@ -775,6 +775,9 @@ cleanup:
     lusty_store_close_all();
     if (loop_ready)
         uv_loop_close(&loop);
+    /* Joins libuv's pool threads now: threads still alive at exit keep
+     * OpenSSL's per-thread state (made by mongo-c-driver), a leak. */
+    uv_library_shutdown();
     lusty_log_set_sink(NULL, NULL);
     pthread_mutex_destroy(&ctx.log_lock);
     if (ctx.log_path)

@@ -5,6 +5,7 @@
 #include "version.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void print_overview(FILE *out)
@@ -58,6 +59,10 @@ static int help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* Store calls hold a thread of libuv's pool for their whole round
+     * trip (mongo-c-driver has no asynchronous API): 4 threads, libuv's
+     * default, would queue them. Read once, at the pool's first use. */
+    setenv("UV_THREADPOOL_SIZE", "64", 0);
     if (argc < 2) {
         print_overview(stdout);
         return CLI_EXIT_OK;
