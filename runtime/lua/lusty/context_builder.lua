@@ -17,6 +17,11 @@
 -- bind(box, response) tells them which table is the response. The pipeline
 -- may wait (lusty.sleep, the store): this runs on the request's coroutine.
 local setmetatable = setmetatable
+local running = coroutine.running
+-- The coroutine -> context and response lists the ngx API reads
+-- (lusty.current): two stores and two clears per request.
+local current = require 'lusty.current'
+local requests, responses = current.requests, current.responses
 
 return function(mt, bind)
   return function(app, box, send, flush, finish, method, uri, host, port, url, queryString,
@@ -34,7 +39,10 @@ return function(mt, bind)
     }
     setmetatable(context, mt)
     bind(box, response)
+    local co = running()
+    if co then requests[co], responses[co] = context, response end
     app.request(app, context)
+    if co then requests[co], responses[co] = nil, nil end
     return context, response
   end
 end

@@ -16,6 +16,8 @@ local type, tostring, rawget, setmetatable, getmetatable, error =
   type, tostring, rawget, setmetatable, getmetatable, error
 local xpcall = xpcall
 local inline, msgh, hostTrace = util.inline, host.msgh, host.trace
+-- ngx.exit() ends the pipeline by raising this (runtime/lua/ngx.lua).
+local EXIT = require('lusty.current').EXIT
 
 -- A channel as an array of names ("a:b" -> { "a", "b" }). Strings are
 -- split once (mediator.names keeps them, bounded): a publisher's name is
@@ -118,12 +120,18 @@ function App:request(context)
   -- traceback), but LuaJIT compiles this loop; host.pcall is a C function.
   for i = 1, #fns do
     local ok, err = xpcall(fns[i], msgh, context)
-    if not ok then addError(context, err, hostTrace(err)) end
+    if not ok then
+      if err == EXIT then return context end
+      addError(context, err, hostTrace(err))
+    end
   end
   local publishers = self.publishers
   for i = 1, #publishers do
     local ok, err = xpcall(publishRequest, msgh, self, publishers[i], context)
-    if not ok then addError(context, err, hostTrace(err)) end
+    if not ok then
+      if err == EXIT then return context end
+      addError(context, err, hostTrace(err))
+    end
   end
   return context
 end

@@ -72,14 +72,15 @@ static void mark_sent(lua_State *L, lusty__app_req_t *r)
 }
 
 /* response.send(body): appends body and a newline, as the reference
- * server's ngx.say did. */
+ * server's ngx.say did. send(body, false) appends no newline (ngx.print). */
 static int r_send(lua_State *L)
 {
     lusty__app_req_t *r = live_req(L);
     if (!r)
         return 0;
     append_value(L, 1, &r->body);
-    lusty_buf_putc(&r->body, '\n');
+    if (lua_type(L, 2) != LUA_TBOOLEAN || lua_toboolean(L, 2))
+        lusty_buf_putc(&r->body, '\n');
     mark_sent(L, r);
     return 0;
 }
@@ -217,39 +218,49 @@ static void end_page(lusty__app_req_t *r, int status, const char *title, const c
     r->res = NULL;
 }
 
+/* Reports an error of the pipeline with its traceback (paths relative to
+ * the project). Unless the handlers already answered (`answered`), the
+ * response is the runtime's 500 page with the same details. */
+static void report_error(lusty__app_req_t *r, const char *message, const char *trace, bool answered)
+{
+    lusty_app_t *app = r->w->app;
+    char *m = lusty__app_relative(app, message);
+    char *t = trace ? lusty__app_relative(app, trace) : NULL;
+    char *line =
+        lusty_asprintf("%s %s: %s%s%s%s", r->req->method, r->req->target, m,
+                       answered ? " (after the response was sent)" : "", t ? "\n" : "", t ? t : "");
+    lusty__app_report(app, LUSTY_APP_ERROR, line);
+    if (!answered)
+        end_page(r, 500, "Internal Server Error", m, t);
+    lusty_free(line);
+    lusty_free(m);
+    lusty_free(t);
+}
+
 /* The body of lusty__app_finish(), in a protected call: (r, context,
  * response, error) on the stack. */
 static int finish_protected(lua_State *L)
 {
     lusty__app_req_t *r = lua_touserdata(L, 1);
-    lusty_app_t *app = r->w->app;
     int ctx = 2;
-    if (r->flushed) {
-        end_sent(r);
-        return 0;
-    }
     int rs = lua_istable(L, 3) ? 3 : 0;
     const char *message = lua_tostring(L, 4), *trace = NULL;
     bool failed = message != NULL;
     if (!failed && lua_istable(L, ctx))
         failed = first_error(L, ctx, &message, &trace);
-    if (r->sent || r->ended) {
-        if (rs)
+    if (r->flushed || r->sent || r->ended) {
+        /* The client keeps what the handlers sent; the error is still
+         * reported, so that none goes unseen. */
+        if (failed)
+            report_error(r, message, trace, true);
+        if (rs && !r->flushed)
             apply_head(r, L, rs);
         end_sent(r);
         return 0;
     }
     if (failed) {
         /* Nobody answered an error: the runtime's 500 with the details. */
-        char *m = lusty__app_relative(app, message);
-        char *t = trace ? lusty__app_relative(app, trace) : NULL;
-        char *line = lusty_asprintf("%s %s: %s%s%s", r->req->method, r->req->target, m,
-                                    t ? "\n" : "", t ? t : "");
-        lusty__app_report(app, LUSTY_APP_ERROR, line);
-        end_page(r, 500, "Internal Server Error", m, t);
-        lusty_free(line);
-        lusty_free(m);
-        lusty_free(t);
+        report_error(r, message, trace, false);
         return 0;
     }
     int status = 200;

@@ -374,6 +374,7 @@ static void setup_modules(lusty_lua_host_t *h)
     lua_pop(L, 1);
     lusty__lua_open_app(L);
     lusty__lua_open_builtins(L);
+    lusty__lua_open_ngx(L);
 
     /* loaders: preload, the project, the built-ins, then Lua's own. */
     lua_getfield(L, pkg, "loaders");

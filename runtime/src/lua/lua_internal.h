@@ -147,5 +147,8 @@ int lusty__lua_is_null(lua_State *L, int idx);
 int lusty__lua_is_empty_array(lua_State *L, int idx);
 /* Installs the preload entries of the native modules. */
 void lusty__lua_open_app(lua_State *L);
+/* lua_ngx.c: the global `ngx` (loaded on first use), print() inside
+ * requests, and the preload entry of `lusty.ngx.native`. */
+void lusty__lua_open_ngx(lua_State *L);
 
 #endif
