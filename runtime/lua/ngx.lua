@@ -308,6 +308,11 @@ for _, name in ipairs({ 'socket', 're', 'shared', 'thread', 'semaphore', 'pipe',
   ngx[name] = base.strict({}, 'ngx.' .. name)
 end
 
+-- The global stand-in (lua_ngx.c) gives way to this table.
+local global = rawget(_G, 'ngx')
+local globalMt = type(global) == 'table' and getmetatable(global)
+if type(globalMt) == 'table' and rawget(globalMt, '__lusty_standin') then rawset(_G, 'ngx', ngx) end
+
 return setmetatable(ngx, {
   __index = function(_, k)
     local get = dynamic[k]

@@ -345,7 +345,10 @@ void lusty__lua_open_ngx(lua_State *L)
     lua_pop(L, 2);
 
     lua_newtable(L); /* the stand-in */
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 3);
+    /* ngx.lua replaces a global marked so (require 'ngx' before any use). */
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "__lusty_standin");
     lua_pushvalue(L, -2);
     lua_pushcclosure(L, standin_index, 1);
     lua_setfield(L, -2, "__index");
