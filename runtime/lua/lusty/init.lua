@@ -48,9 +48,22 @@ App.timer = task.timer
 
 -- Subscribes handler module `name` (loaded with `channel` and `config`
 -- injected) on `channel`; returns the subscriber.
+-- inline(name, env), where a module not found also names who asked for
+-- it (`asker`: "the subscribers of 'request:users'"). Other errors go on
+-- with the traceback of where they were raised.
+local function load(name, env, asker)
+  local ok, result = xpcall(inline, msgh, name, env)
+  if ok then return result end
+  if type(result) == 'string' and result:find("module '" .. tostring(name) .. "' not found;", 1, true) == 1 then
+    error(result .. '\n\tasked by ' .. asker, 0)
+  end
+  return host.rethrow(result)
+end
+
 function App:subscribe(channel, name, config)
   local channelParts = type(channel) == 'table' and channel or extended(channel, {})
-  local module = inline(name, { channel = channelParts, config = config or {} })
+  local module = load(name, { channel = channelParts, config = config or {} },
+    "the subscribers of '" .. table.concat(channelParts, ':') .. "'")
   if type(module) ~= 'table' or module.handler == nil then
     error(("handler module '%s' must return a table with a `handler` function"):format(name), 2)
   end
@@ -71,7 +84,7 @@ end
 -- Runs context module `name` once with `context` (the global context) and
 -- `config` injected; a function it returns runs at the start of each request.
 function App:addContext(name, config)
-  local fn = inline(name, { context = self.context, config = config or {} })
+  local fn = load(name, { context = self.context, config = config or {} }, 'the context modules')
   if type(fn) == 'function' then
     local fns = self.contextFunctions
     fns[#fns + 1] = fn

@@ -251,7 +251,7 @@ int lusty__lua_load_module(lua_State *L, lusty__lua_t *S, const char *name, cons
         lua_pop(L, 2);
     }
     if (!file) {
-        lua_pushfstring(L, "module '%s' not found:%s", name, tried.data ? tried.data : "");
+        lusty__lua_push_not_found(L, S, name);
         lusty_buf_free(&tried);
         return LUSTY_ENOENT;
     }
@@ -390,6 +390,7 @@ static void setup_modules(lusty_lua_host_t *h)
     lua_pushcfunction(L, loader_builtin);
     lua_rawseti(L, loaders, 3);
     lua_settop(L, pkg - 1);
+    lusty__lua_open_require(L, &h->S);
 }
 
 /* ---- the host ---- */

@@ -150,5 +150,10 @@ void lusty__lua_open_app(lua_State *L);
 /* lua_ngx.c: the global `ngx` (loaded on first use), print() inside
  * requests, and the preload entry of `lusty.ngx.native`. */
 void lusty__lua_open_ngx(lua_State *L);
+/* lua_require.c: pushes the message of a module not found (the places
+ * that matter, a hint); replaces the global `require` with the wrapper of
+ * runtime/lua/lusty/require.lua. */
+void lusty__lua_push_not_found(lua_State *L, lusty__lua_t *S, const char *name);
+void lusty__lua_open_require(lua_State *L, lusty__lua_t *S);
 
 #endif

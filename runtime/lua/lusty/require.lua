@@ -1,0 +1,56 @@
+-- The global `require` of a host (installed by runtime/src/lua/lua_require.c):
+-- Lua's own, with errors that say what matters.
+--
+--   - A module not found: the few places searched that matter and who
+--     asked ("asked by app/users.lua:3"), instead of every file tried.
+--   - A module whose loading raised is loaded again by a later require,
+--     which so reports the cause again (app/x.lua:3: boom), where Lua says
+--     only "loop or previous error loading module".
+--
+-- The error of a module that raised keeps the traceback of where it was
+-- raised (host.msgh notes it, host.rethrow raises it again).
+local host = require 'lusty.host'
+local native = require 'lusty.native'
+
+local type, tostring, error, xpcall, find, sub = type, tostring, error, xpcall, string.find, string.sub
+local getinfo = debug.getinfo
+local msgh, rethrow = host.msgh, host.rethrow
+
+-- "app/users.lua:3" for the code `level` levels up, relative to the
+-- project root; nil when unknown.
+local function asker(level)
+  local info = getinfo(level + 1, 'Sl')
+  if not info or (info.currentline or 0) <= 0 then return nil end
+  local file = info.source
+  if sub(file, 1, 1) ~= '@' then return info.short_src .. ':' .. info.currentline end
+  file = sub(file, 2)
+  local root = native.root()
+  if root and sub(file, 1, #root + 1) == root .. '/' then file = sub(file, #root + 2) end
+  return file .. ':' .. info.currentline
+end
+
+return function(require, notFound)
+  local loaded = package.loaded
+
+  return function(name)
+    local ok, result = xpcall(require, msgh, name)
+    if ok then return result end
+    if type(result) == 'string' and type(name) == 'string' then
+      if find(result, "module '" .. name .. "' not found:", 1, true) == 1 then
+        local who = asker(2)
+        error(notFound(name) .. (who and ('\n\tasked by ' .. who) or ''), 2)
+      end
+      -- A real loop (a module required again while it loads) stays Lua's.
+      if find(result, 'loop or previous error loading module', 1, true) then
+        return rethrow(result)
+      end
+    end
+    -- Lua leaves a marker in package.loaded that makes every later require
+    -- say only "loop or previous error": without it, a later require
+    -- loads the module again and reports its own cause (the same error
+    -- for a mistake in the code; success once a passing cause, such as
+    -- running out of file descriptors, is gone).
+    if type(name) == 'string' and loaded[name] ~= nil then loaded[name] = nil end
+    return rethrow(result)
+  end
+end
