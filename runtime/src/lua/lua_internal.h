@@ -155,5 +155,9 @@ void lusty__lua_open_ngx(lua_State *L);
  * runtime/lua/lusty/require.lua. */
 void lusty__lua_push_not_found(lua_State *L, lusty__lua_t *S, const char *name);
 void lusty__lua_open_require(lua_State *L, lusty__lua_t *S);
+/* lua_modpath.c: the project's module path templates (app/, the top
+ * folder, each fetched repository with its rockspec's folders or its
+ * "path" in lusty.json), ';'-separated; lusty_free() it. */
+char *lusty__lua_project_path(const char *root);
 
 #endif
