@@ -259,6 +259,7 @@ static const key_spec_t top_keys[] = {
     {"app", KIND_STRING, 0, 0, NULL},
     {"server", KIND_OBJECT, 0, 0, server_keys},
     {"handlers", KIND_MAP, 0, 0, NULL},
+    {"shared_dict", KIND_MAP, 0, 0, NULL},
     {"mongodb", KIND_OBJECT, 0, 0, mongodb_keys},
     {"bootstrap", KIND_OBJECT, 0, 0, bootstrap_keys},
     {NULL, 0, 0, 0, NULL},

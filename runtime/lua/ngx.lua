@@ -303,7 +303,9 @@ ngx.worker = base.strict({
 
 -- Not provided: these raise an error naming what was asked for, on any
 -- field (ngx.socket.tcp, ngx.re.match ...), rather than reading nil.
-for _, name in ipairs({ 'socket', 're', 'shared', 'thread', 'semaphore', 'pipe', 'ssl',
+ngx.shared = require 'lusty.ngx.shared'
+
+for _, name in ipairs({ 'socket', 're', 'thread', 'semaphore', 'pipe', 'ssl',
                         'balancer', 'process', 'resp', 'ocsp', 'errlog' }) do
   ngx[name] = base.strict({}, 'ngx.' .. name)
 end

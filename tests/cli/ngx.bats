@@ -149,3 +149,11 @@ CONF
     diff -u "$BATS_TEST_TMPDIR/nginx.body" "$BATS_TEST_TMPDIR/lusty.body"
     [ "$(wc -l <"$BATS_TEST_TMPDIR/lusty.body")" -gt 10 ]
 }
+
+@test "ngx.shared: concurrent incr from two workers loses no update" {
+    start_server_in "$APP" --quiet --workers 2
+    seq 400 | xargs -P 16 -I{} curl -s --max-time 10 -o /dev/null "$(url /incr)"
+    run -0 get "$(url '/incr?read=1')"
+    assert_output 400
+    stop_server
+}

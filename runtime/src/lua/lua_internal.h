@@ -150,6 +150,8 @@ void lusty__lua_open_app(lua_State *L);
 /* lua_ngx.c: the global `ngx` (loaded on first use), print() inside
  * requests, and the preload entry of `lusty.ngx.native`. */
 void lusty__lua_open_ngx(lua_State *L);
+/* lua_shdict.c: the preload entry of `lusty.ngx.shdict` (ngx.shared). */
+void lusty__lua_open_shdict(lua_State *L);
 /* lua_require.c: pushes the message of a module not found (the places
  * that matter, a hint); replaces the global `require` with the wrapper of
  * runtime/lua/lusty/require.lua. */

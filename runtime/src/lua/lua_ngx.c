@@ -361,4 +361,5 @@ void lusty__lua_open_ngx(lua_State *L)
     lua_getglobal(L, "print");
     lua_pushcclosure(L, l_print, 1);
     lua_setglobal(L, "print");
+    lusty__lua_open_shdict(L);
 }
