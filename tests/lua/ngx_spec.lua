@@ -247,6 +247,6 @@ describe('ngx.shared', function()
     assert.has_error(function() return ngx.shared.undeclared end,
       'ngx.shared.undeclared is not declared: add "shared_dict": { "undeclared": "1m" } to lusty.json')
     local ok, err = pcall(function() return ngx.shared.specdict:lpush('l', 1) end)
-    assert.matches('ngx.shared.specdict:lpush is not provided', err, 1, true)
+    assert.matches('ngx.shared.DICT:lpush is not provided', err, 1, true)
   end)
 end)

@@ -189,10 +189,20 @@ static dict_t *dict_open(const char *name, size_t capacity)
 
 /* ---- Lua ---- */
 
+/* The dictionary the method was called on. Every method has the
+ * dictionaries' metatable as its upvalue: comparing with it is cheaper
+ * than luaL_checkudata's registry lookup by name. */
 static dict_t *check_dict(lua_State *L)
 {
-    dict_t **p = luaL_checkudata(L, 1, DICT_MT);
-    return *p;
+    dict_t **p = lua_touserdata(L, 1);
+    if (p && lua_getmetatable(L, 1)) {
+        bool ours = lua_rawequal(L, -1, lua_upvalueindex(1));
+        lua_pop(L, 1);
+        if (ours)
+            return *p;
+    }
+    luaL_typerror(L, 1, "shared dictionary (call its methods with ':')");
+    return NULL;
 }
 
 static const char *check_key(lua_State *L, size_t *klen)
@@ -509,18 +519,12 @@ static int d_free_space(lua_State *L)
     return 1;
 }
 
-/* A method that is not provided: the same error as the rest of ngx. */
-static int d_index(lua_State *L)
+/* A method that is not provided (the methods table's __index): the same
+ * error as the rest of ngx. */
+static int d_missing(lua_State *L)
 {
-    lua_getmetatable(L, 1);
-    lua_getfield(L, -1, "methods");
-    lua_pushvalue(L, 2);
-    lua_rawget(L, -2);
-    if (!lua_isnil(L, -1))
-        return 1;
-    dict_t *d = check_dict(L);
-    return luaL_error(L, "ngx.shared.%s:%s is not provided by lusty server (see docs/ngx.md)",
-                      d->name, lua_tostring(L, 2));
+    return luaL_error(L, "ngx.shared.DICT:%s is not provided by lusty server (see docs/ngx.md)",
+                      lua_tostring(L, 2));
 }
 
 /* open(name, capacity) -> the dictionary (the same one in every host). */
@@ -558,13 +562,17 @@ static int open_shdict(lua_State *L)
         {NULL, NULL},
     };
     if (luaL_newmetatable(L, DICT_MT)) {
+        /* __index is a table, so that LuaJIT compiles the method lookup. */
         lua_newtable(L);
         for (const luaL_Reg *r = methods; r->name; r++) {
-            lua_pushcfunction(L, r->func);
+            lua_pushvalue(L, -2);
+            lua_pushcclosure(L, r->func, 1);
             lua_setfield(L, -2, r->name);
         }
-        lua_setfield(L, -2, "methods");
-        lua_pushcfunction(L, d_index);
+        lua_createtable(L, 0, 1);
+        lua_pushcfunction(L, d_missing);
+        lua_setfield(L, -2, "__index");
+        lua_setmetatable(L, -2);
         lua_setfield(L, -2, "__index");
     }
     lua_pop(L, 1);
