@@ -98,8 +98,13 @@ json_check() {
     start_server_in "$APP" --quiet
     run -0 get -o /dev/null -w '%{http_code}' "$(url /late)"
     assert_output 201
-    wait_for_lines "$BATS_TEST_TMPDIR/err" 'GET /late: app/handlers/fail\.lua:4: failed after sending \(after the response was sent\)'
+    wait_for_lines "$BATS_TEST_TMPDIR/err" 'GET /late: app/handlers/fail\.lua:4: failed after sending \(the client got what the app sent\)'
     wait_for_lines "$BATS_TEST_TMPDIR/err" 'app/handlers/fail\.lua:4: in function'
+    # Every error of a request is reported, not only the first.
+    run -0 get -o /dev/null -w '%{http_code}' "$(url /twice)"
+    assert_output 201
+    wait_for_lines "$BATS_TEST_TMPDIR/err" 'GET /twice: app/handlers/fail\.lua:4: failed after sending'
+    wait_for_lines "$BATS_TEST_TMPDIR/err" 'GET /twice: app/handlers/fail_again\.lua:3: failed on the next publisher too \(the client got what the app sent\)'
     stop_server
 }
 
