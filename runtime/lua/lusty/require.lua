@@ -10,24 +10,11 @@
 -- The error of a module that raised keeps the traceback of where it was
 -- raised (host.msgh notes it, host.rethrow raises it again).
 local host = require 'lusty.host'
-local native = require 'lusty.native'
 
-local type, tostring, error, xpcall, find, sub = type, tostring, error, xpcall, string.find, string.sub
-local getinfo = debug.getinfo
+local type, error, xpcall, find = type, error, xpcall, string.find
 local msgh, rethrow = host.msgh, host.rethrow
 
--- "app/users.lua:3" for the code `level` levels up, relative to the
--- project root; nil when unknown.
-local function asker(level)
-  local info = getinfo(level + 1, 'Sl')
-  if not info or (info.currentline or 0) <= 0 then return nil end
-  local file = info.source
-  if sub(file, 1, 1) ~= '@' then return info.short_src .. ':' .. info.currentline end
-  file = sub(file, 2)
-  local root = native.root()
-  if root and sub(file, 1, #root + 1) == root .. '/' then file = sub(file, #root + 2) end
-  return file .. ':' .. info.currentline
-end
+local where = require 'lusty.where'
 
 return function(require, notFound)
   local loaded = package.loaded
@@ -37,7 +24,7 @@ return function(require, notFound)
     if ok then return result end
     if type(result) == 'string' and type(name) == 'string' then
       if find(result, "module '" .. name .. "' not found:", 1, true) == 1 then
-        local who = asker(2)
+        local who = where(2)
         error(notFound(name) .. (who and ('\n\tasked by ' .. who) or ''), 2)
       end
       -- A real loop (a module required again while it loads) stays Lua's.

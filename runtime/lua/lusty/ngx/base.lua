@@ -109,18 +109,10 @@ end
 
 -- "file:line: " of the function `level` levels up (as debug.getinfo
 -- counts), the file relative to the project root; "" when unknown.
+local where = require 'lusty.where'
 function M.where(level)
-  local info = debug.getinfo(level + 1, 'Sl')
-  if not info or not info.currentline or info.currentline <= 0 then return '' end
-  local file = info.source
-  if file:sub(1, 1) == '@' then
-    file = file:sub(2)
-    local root = require('lusty.native').root()
-    if root and file:sub(1, #root + 1) == root .. '/' then file = file:sub(#root + 2) end
-  else
-    file = info.short_src
-  end
-  return file .. ':' .. info.currentline .. ': '
+  local w = where(level + 1)
+  return w and (w .. ': ') or ''
 end
 
 -- Logs an entry of context.error ({ message, trace }) at ERROR.
