@@ -53,7 +53,7 @@ json_check() {
         and d["file"] and d["uri"] == "/req" and d["request_uri"] == "/req?x=1&y=2&y=3"
         and d["query"] == "x=1&y=2&y=3" and d["host"] == "127.0.0.1" and d["port"] == "'"$PORT"'"
         and d["scheme"] == "http" and d["http_custom"] == "c" and d["arg_x"] == "1"
-        and d["request_method"] == "GET" and d["mine"] == "set"'
+        and d["request_method"] == "GET" and d["mine"] == "set" and d["remote_addr"] == "127.0.0.1"'
     get --data 'a=1&b=%20' "$(url /req)" | json_check '
         d["method"] == "POST" and d["post"] == {"a": "1", "b": " "} and d["body"] == "a=1&b=%20"
         and d["query"] is None'

@@ -100,6 +100,10 @@ void lusty_http_response_on_close(lusty_http_response_t *res, lusty_http_close_c
 bool lusty_http_response_is_closed(const lusty_http_response_t *res);
 /* True for HEAD requests, so that a handler can skip producing a body. */
 bool lusty_http_response_is_head(const lusty_http_response_t *res);
+/* The client's address as text ("127.0.0.1", "::1") into `out` (`len`
+ * bytes). Returns 0, or a negative code when it is not known (a closed
+ * connection, a test's client). */
+int lusty_http_response_peer(const lusty_http_response_t *res, char *out, size_t len);
 /* The loop of the worker serving this response. */
 uv_loop_t *lusty_http_response_loop(const lusty_http_response_t *res);
 /* The name of a status code ("Not Found"); "Unknown" when not known. */

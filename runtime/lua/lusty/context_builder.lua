@@ -9,7 +9,7 @@
 -- where setting the same fields one C API call at a time (each interning
 -- its key string) cost a quarter of a small JSON request.
 --
---   local serve = require('lusty.context_builder')(mt, bind)
+--   local serve = require('lusty.context_builder')(mt, bind, peer)
 --   local context, response = serve(app, box, send, flush, finish, method,
 --     uri, host, port, url, queryString, query, headers, body, params, suffix)
 --
@@ -23,7 +23,9 @@ local running = coroutine.running
 local current = require 'lusty.current'
 local requests, responses = current.requests, current.responses
 
-return function(mt, bind)
+return function(mt, bind, peer)
+  -- peer(send, response): the client's address, for ngx.var.remote_addr.
+  current.peer = peer
   return function(app, box, send, flush, finish, method, uri, host, port, url, queryString,
                   query, headers, body, params, suffix)
     local response = { status = 200, headers = {}, send = send, flush = flush, ['end'] = finish }

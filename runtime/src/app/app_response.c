@@ -173,6 +173,26 @@ void lusty__app_push_response_fns(lua_State *L, lusty__app_req_t *r)
     }
 }
 
+int lusty__app_peer(lua_State *L)
+{
+    char addr[64];
+    lua_settop(L, 2);
+    if (lua_iscfunction(L, 1) && lua_getupvalue(L, 1, 1)) {
+        void **box = lua_touserdata(L, -1);
+        if (box) {
+            /* Ours only when the box's environment is this response. */
+            lua_getfenv(L, -1);
+            lusty__app_req_t *r = lua_rawequal(L, -1, 2) ? *box : NULL;
+            if (r && r->res && lusty_http_response_peer(r->res, addr, sizeof addr) == 0) {
+                lua_pushstring(L, addr);
+                return 1;
+            }
+        }
+    }
+    lua_pushnil(L);
+    return 1;
+}
+
 /* Error `i` (1-based) of context.error (at `ctx`): fills *message and
  * *trace (borrowed from the stack: pops nothing; the caller restores the
  * top). A context.error that is a string or a non-array value counts as

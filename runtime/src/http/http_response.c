@@ -193,6 +193,19 @@ bool lusty_http_response_is_closed(const lusty_http_response_t *res)
     return res->conn->dead;
 }
 
+int lusty_http_response_peer(const lusty_http_response_t *res, char *out, size_t len)
+{
+    lusty__http_conn_t *c = res->conn;
+    if (!c || c->fake || len == 0)
+        return LUSTY_ENOENT;
+    struct sockaddr_storage ss;
+    int slen = sizeof ss;
+    int rc = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &slen);
+    if (rc == 0)
+        rc = uv_ip_name((const struct sockaddr *)&ss, out, len);
+    return rc;
+}
+
 bool lusty_http_response_is_head(const lusty_http_response_t *res)
 {
     return res->is_head;

@@ -95,6 +95,8 @@ local function capture(uri, options)
   if parent and getmetatable(parent) then setmetatable(context, getmetatable(parent)) end
   local st = base.state(context)
   st.internal = true
+  -- The client's address and the like come from the main request.
+  st.mainResponse = parent and (base.state(parent).mainResponse or base.response(parent))
   if type(options.ctx) == 'table' then st.ctx = options.ctx end
   if parent and (options.share_all_vars or options.copy_all_vars) then
     local pv = base.state(parent).vars

@@ -158,7 +158,15 @@ function vars.server_protocol() return 'HTTP/1.1' end
 function vars.request_body(r) return r.body end
 function vars.content_type(r) return r.headers and r.headers['content-type'] end
 function vars.content_length(r) return r.headers and r.headers['content-length'] end
-function vars.remote_addr() return nil end
+-- The client's address: asked of the server through the request's own
+-- send function (lusty.current.peer); a subrequest has its main
+-- request's. nil outside the server.
+function vars.remote_addr(_, ctx)
+  local peer = require('lusty.current').peer
+  local st = base.state(ctx)
+  local res = st.mainResponse or base.response(ctx)
+  return peer and res and peer(res.send, res) or nil
+end
 
 local function first(v)
   if type(v) == 'table' then return v[1] end
@@ -193,7 +201,7 @@ M.var = setmetatable({}, {
     if set ~= nil then return set or nil end
     local r = ctx.request or {}
     local f = vars[k]
-    if f then return f(r) end
+    if f then return f(r, ctx) end
     if type(k) == 'string' then return prefixed(r, k) end
   end,
   __newindex = function(_, k, v)
