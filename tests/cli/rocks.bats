@@ -164,3 +164,24 @@ boot() { timeout 60 "$LUSTY_BIN" bootstrap --skip-mongodb "$@"; }
     run -1 --separate-stderr "$LUSTY_BIN" bootstrap --skip-mongodb --offline
     grep -qF "handler 'libbed': \"path\" must be a folder or a template" <<<"$stderr"
 }
+
+@test "a rockspec that loops or reaches for libraries is stopped and reported, not run" {
+    mkdir -p "$BATS_TEST_TMPDIR/src/looper" "$BATS_TEST_TMPDIR/src/reacher"
+    echo 'while true do end' >"$BATS_TEST_TMPDIR/src/looper/looper-1.0-1.rockspec"
+    echo 'return 1' >"$BATS_TEST_TMPDIR/src/looper/looper.lua"
+    echo 'package = os.getenv("HOME")' >"$BATS_TEST_TMPDIR/src/reacher/reacher-1.0-1.rockspec"
+    echo 'return 2' >"$BATS_TEST_TMPDIR/src/reacher/reacher.lua"
+    bare_repo looper
+    bare_repo reacher
+    make_project "{\"looper\": {\"git\": \"$UP/looper.git\"}, \"reacher\": {\"git\": \"$UP/reacher.git\"}}"
+    echo 'return {}' >app/app/config.lua
+    run -0 --separate-stderr boot app
+    grep -qF "cannot read the rockspec of 'looper':" <<<"$stderr"
+    grep -qF 'runs too long' <<<"$stderr"
+    grep -qF "cannot read the rockspec of 'reacher':" <<<"$stderr"
+    grep -qF "attempt to index global 'os'" <<<"$stderr"
+    # The modules at the top are still found.
+    cd app
+    run -0 "$LUSTY_BIN" exec -e 'print(require("looper"), require("reacher"))'
+    assert_output "1	2"
+}
