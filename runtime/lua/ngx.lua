@@ -4,9 +4,10 @@
 -- (runtime/src/lua/lua_ngx.c); `require 'ngx'` returns it too.
 --
 -- Nothing is made per request until a handler touches ngx: the request is
--- found through lusty.current (the coroutine's context), and the parts
--- that change per request (ngx.ctx, ngx.status, ngx.header, ngx.var) are
--- read through metatables from that context and its response.
+-- found through lusty.current (the coroutine's context, listed once this
+-- module is loaded), and the parts that change per request (ngx.ctx,
+-- ngx.status, ngx.header, ngx.var) are read through metatables from that
+-- context and its response.
 local base = require 'lusty.ngx.base'
 local util = require 'lusty.ngx.util'
 local req = require 'lusty.ngx.req'
@@ -309,6 +310,9 @@ for _, name in ipairs({ 'socket', 're', 'thread', 'semaphore', 'pipe', 'ssl',
                         'balancer', 'process', 'resp', 'ocsp', 'errlog' }) do
   ngx[name] = base.strict({}, 'ngx.' .. name)
 end
+
+-- From now on the host lists its requests (see lusty.current).
+base.activate()
 
 -- The global stand-in (lua_ngx.c) gives way to this table.
 local global = rawget(_G, 'ngx')

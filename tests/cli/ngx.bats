@@ -162,3 +162,27 @@ CONF
     assert_output 400
     stop_server
 }
+
+# No module of this app touches ngx when it loads: the first request that
+# uses it loads it, and must itself be served through it.
+@test "ngx first used inside a request works for that request and the next ones" {
+    mkdir -p lazy/app
+    echo '{ "name": "lazy", "app": "app/config.lua" }' >lazy/lusty.json
+    cat >lazy/app/config.lua <<'LUA'
+return { subscribers = { ['request:hi'] = { 'hi' } }, publishers = { 'request' } }
+LUA
+    cat >lazy/app/hi.lua <<'LUA'
+return {
+  handler = function(context)
+    ngx.ctx.n = (ngx.ctx.n or 0) + 1
+    ngx.say('hi ', context.request.query.who, ' ', ngx.ctx.n)
+  end,
+}
+LUA
+    start_server_in lazy --quiet
+    run -0 get "$(url '/hi?who=first')"
+    assert_output 'hi first 1'
+    run -0 get "$(url '/hi?who=second')"
+    assert_output 'hi second 1'
+    stop_server
+}

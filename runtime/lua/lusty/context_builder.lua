@@ -19,15 +19,16 @@
 local setmetatable = setmetatable
 local running = coroutine.running
 -- The coroutine -> context and response lists the ngx API reads
--- (lusty.current): two stores and two clears per request.
+-- (lusty.current), kept only once the host has loaded ngx
+-- (current.active): until then a request pays one field read.
 local current = require 'lusty.current'
 local requests, responses = current.requests, current.responses
 
 return function(mt, bind, peer)
   -- peer(send, response): the client's address, for ngx.var.remote_addr.
   current.peer = peer
-  return function(app, box, send, flush, finish, method, uri, host, port, url, queryString,
-                  query, headers, body, params, suffix)
+  local function serve(app, box, send, flush, finish, method, uri, host, port, url, queryString,
+                       query, headers, body, params, suffix)
     local response = { status = 200, headers = {}, send = send, flush = flush, ['end'] = finish }
     local context = {
       request = {
@@ -41,10 +42,21 @@ return function(mt, bind, peer)
     }
     setmetatable(context, mt)
     bind(box, response)
-    local co = running()
-    if co then requests[co], responses[co] = context, response end
+    if current.active then
+      local co = running()
+      if co then requests[co], responses[co] = context, response end
+    end
     app.request(app, context)
-    if co then requests[co], responses[co] = nil, nil end
+    -- Also when ngx was first loaded during this request (it then listed
+    -- the request itself, see lusty.ngx.base).
+    if current.active then
+      local co = running()
+      if co then requests[co], responses[co] = nil, nil end
+    end
     return context, response
   end
+  -- ngx finds the request in flight from this function's frame when it is
+  -- loaded during one.
+  current.serve = serve
+  return serve
 end

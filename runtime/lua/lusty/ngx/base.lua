@@ -61,6 +61,30 @@ function M.with(ctx, res, fn, ...)
   if not ok then error(err, 0) end
 end
 
+-- Turns the request lists on (ngx is loaded). When that happens during a
+-- request, that request was not listed: it is found in the context
+-- builder's frame on this coroutine's stack and listed now.
+function M.activate()
+  if current.active then return end
+  current.active = true
+  local co, serve = running(), current.serve
+  if not co or not serve or requests[co] then return end
+  for level = 2, 1000 do
+    local info = debug.getinfo(level, 'f')
+    if not info then return end
+    if info.func == serve then
+      local ctx, res
+      for i = 1, 64 do
+        local name, value = debug.getlocal(level, i)
+        if name == nil then break end
+        if name == 'context' then ctx = value elseif name == 'response' then res = value end
+      end
+      if ctx and res then requests[co], responses[co] = ctx, res end
+      return
+    end
+  end
+end
+
 -- The error for a part of ngx that lusty server does not have.
 function M.missing(name, level)
   error(name .. ' is not provided by lusty server (see docs/ngx.md)', (level or 1) + 1)
