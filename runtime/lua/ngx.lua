@@ -102,6 +102,15 @@ function ngx.flush()
   return 1
 end
 
+-- Sends the status and headers now (with what was printed so far: the
+-- server writes them together).
+function ngx.send_headers()
+  local ctx, res = response('ngx.send_headers')
+  state(ctx).headersSent = true
+  res.flush()
+  return 1
+end
+
 -- The response is complete: later output is dropped (the handler itself
 -- goes on running, as in OpenResty).
 function ngx.eof()
@@ -300,6 +309,12 @@ ngx.config = base.strict({
 
 ngx.worker = base.strict({
   exiting = function() return false end,
+  -- The server's process id (every worker thread shares it).
+  pid = function()
+    local ffi = require 'ffi'
+    if not pcall(function() return ffi.C.getpid end) then ffi.cdef 'int getpid(void);' end
+    return tonumber(ffi.C.getpid())
+  end,
 }, 'ngx.worker')
 
 -- Not provided: these raise an error naming what was asked for, on any

@@ -41,6 +41,14 @@ describe('ngx', function()
     assert.matches('ngx.req.raw_header is not provided', err, 1, true)
   end)
 
+  it('gives the process id as the worker pid', function()
+    local f = assert(io.open('/proc/self/stat'))
+    local pid = tonumber(f:read('*a'):match('^(%d+)'))
+    f:close()
+    assert.are.equal(pid, ngx.worker.pid())
+    assert.are.equal(pid, ngx.worker.pid())
+  end)
+
   it('refuses request functions outside a request', function()
     local ok, err = pcall(ngx.say, 'x')
     assert.is_false(ok)
@@ -167,6 +175,21 @@ describe('ngx', function()
       res = serve({ a = function() ngx.say('done'); ngx.exit(ngx.OK) end, after = after }, '/a')
       assert.are.same({ 200, 'done\n' }, { res.status, res.body })
       assert.is_false(ran)
+    end)
+
+    it('ignores status and header changes once the headers were sent', function()
+      local seen
+      local res = serve({ sent = function()
+        ngx.status = 202
+        ngx.send_headers()
+        ngx.status = 500
+        ngx.header.x_late = '1'
+        seen = { ngx.headers_sent, ngx.status }
+        ngx.say('body')
+      end }, '/sent')
+      assert.are.same({ true, 202 }, seen)
+      assert.are.same({ 202, 'body\n' }, { res.status, res.body })
+      assert.is_nil(res.header['x-late'])
     end)
 
     it('redirects', function()
