@@ -129,11 +129,7 @@ function ngx.exit(status)
   if not status then error('bad argument #1 to \'exit\' (number expected)', 2) end
   local ctx, res = response('ngx.exit')
   local st = state(ctx)
-  if status >= 200 and not st.headersSent and not rawget(res, 'sent') then
-    res.status = status
-  elseif status >= 200 and not st.headersSent then
-    res.status = status
-  end
+  if status >= 200 and not st.headersSent then res.status = status end
   if status == 0 or status == 200 or rawget(res, 'sent') then res['end']() end
   st.exited = true
   error(EXIT, 0)

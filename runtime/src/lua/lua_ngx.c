@@ -312,8 +312,10 @@ static void push_real_ngx(lua_State *L)
     lua_pushliteral(L, "ngx");
     lua_call(L, 1, 1);
     lua_getglobal(L, "ngx");
-    if (lua_rawequal(L, -1, lua_upvalueindex(1)))
-        lua_pushvalue(L, -2), lua_setglobal(L, "ngx");
+    if (lua_rawequal(L, -1, lua_upvalueindex(1))) {
+        lua_pushvalue(L, -2);
+        lua_setglobal(L, "ngx");
+    }
     lua_pop(L, 1);
 }
 
