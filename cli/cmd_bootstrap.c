@@ -16,6 +16,7 @@
 #include "lusty/buf.h"
 #include "lusty/error.h"
 #include "project.h"
+#include "rock_deps.h"
 #include "term.h"
 
 #include <cjson/cJSON.h>
@@ -647,6 +648,7 @@ static int run_bootstrap(const boot_args_t *a)
             counts[k] += strcmp(s, status_names[k]) == 0;
     }
     report_problems(plans, decls.count, proj->dir);
+    cli_rock_deps_report(proj->dir, &decls);
     if (show) {
         if (decls.count) {
             printf("handlers: %zu fetched, %zu up to date, %zu failed", counts[0], counts[1],

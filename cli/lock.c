@@ -137,6 +137,33 @@ static const char *get_string(const cJSON *obj, const char *key, bool *bad)
     return v->valuestring;
 }
 
+/* A handler's "path" (where the runtime looks for its modules, see
+ * runtime/src/lua/lua_modpath.c): absent, or a relative folder or
+ * template that stays inside the repository, or an array of them. */
+static bool valid_template(const cJSON *v)
+{
+    if (!cJSON_IsString(v) || !v->valuestring[0] || v->valuestring[0] == '/' ||
+        strchr(v->valuestring, ';'))
+        return false;
+    for (const char *p = v->valuestring; *p; p++)
+        if (p[0] == '.' && p[1] == '.' && (p == v->valuestring || p[-1] == '/') &&
+            (p[2] == '/' || p[2] == '\0'))
+            return false;
+    return true;
+}
+
+static bool valid_path(const cJSON *v)
+{
+    if (!v)
+        return true;
+    if (!cJSON_IsArray(v))
+        return valid_template(v);
+    for (const cJSON *t = v->child; t; t = t->next)
+        if (!valid_template(t))
+            return false;
+    return v->child != NULL;
+}
+
 /* Reads one handler entry; `what` is "lusty.json" or "lusty.lock" for
  * messages; `lock` asks for the commit/sha256 a lock must have. */
 static int read_entry(cli_source_t *out, const cJSON *item, const char *what, bool lock,
@@ -195,6 +222,13 @@ static int read_entry(cli_source_t *out, const cJSON *item, const char *what, bo
     if (lock && ((git && !commit) || (url && !sha))) {
         *err_out = lusty_asprintf("%s: handler '%s' has no %s", what, name,
                                   git ? "\"commit\"" : "\"sha256\"");
+        return -1;
+    }
+    if (!lock && !valid_path(cJSON_GetObjectItemCaseSensitive(item, "path"))) {
+        *err_out = lusty_asprintf("%s: handler '%s': \"path\" must be a folder or a template "
+                                  "such as \"src/?.lua\" inside the repository (or an array of "
+                                  "them)",
+                                  what, name);
         return -1;
     }
     out->name = lusty_strdup(name);

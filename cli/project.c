@@ -314,6 +314,7 @@ static const key_spec_t top_keys[] = {
     {"deploy", KIND_OBJECT, 0, 0, deploy_keys},
     {"server", KIND_OBJECT, 0, 0, server_keys},
     {"handlers", KIND_MAP, 0, 0, NULL},
+    {"shared_dict", KIND_MAP, 0, 0, NULL},
     {"mongodb", KIND_OBJECT, 0, 0, mongodb_keys},
     {"store", KIND_OBJECT, 0, 0, store_keys},
     {"bootstrap", KIND_OBJECT, 0, 0, bootstrap_keys},

@@ -16,6 +16,8 @@ local type, tostring, rawget, setmetatable, getmetatable, error =
   type, tostring, rawget, setmetatable, getmetatable, error
 local xpcall = xpcall
 local inline, msgh, hostTrace = util.inline, host.msgh, host.trace
+-- ngx.exit() ends the pipeline by raising this (runtime/lua/ngx.lua).
+local EXIT = require('lusty.current').EXIT
 
 -- A channel as an array of names ("a:b" -> { "a", "b" }). Strings are
 -- split once (mediator.names keeps them, bounded): a publisher's name is
@@ -46,9 +48,22 @@ App.timer = task.timer
 
 -- Subscribes handler module `name` (loaded with `channel` and `config`
 -- injected) on `channel`; returns the subscriber.
+-- inline(name, env), where a module not found also names who asked for
+-- it (`asker`: "the subscribers of 'request:users'"). Other errors go on
+-- with the traceback of where they were raised.
+local function load(name, env, asker)
+  local ok, result = xpcall(inline, msgh, name, env)
+  if ok then return result end
+  if type(result) == 'string' and result:find("module '" .. tostring(name) .. "' not found;", 1, true) == 1 then
+    error(result .. '\n\tasked by ' .. asker, 0)
+  end
+  return host.rethrow(result)
+end
+
 function App:subscribe(channel, name, config)
   local channelParts = type(channel) == 'table' and channel or extended(channel, {})
-  local module = inline(name, { channel = channelParts, config = config or {} })
+  local module = load(name, { channel = channelParts, config = config or {} },
+    "the subscribers of '" .. table.concat(channelParts, ':') .. "'")
   if type(module) ~= 'table' or module.handler == nil then
     error(("handler module '%s' must return a table with a `handler` function"):format(name), 2)
   end
@@ -69,7 +84,7 @@ end
 -- Runs context module `name` once with `context` (the global context) and
 -- `config` injected; a function it returns runs at the start of each request.
 function App:addContext(name, config)
-  local fn = inline(name, { context = self.context, config = config or {} })
+  local fn = load(name, { context = self.context, config = config or {} }, 'the context modules')
   if type(fn) == 'function' then
     local fns = self.contextFunctions
     fns[#fns + 1] = fn
@@ -118,12 +133,18 @@ function App:request(context)
   -- traceback), but LuaJIT compiles this loop; host.pcall is a C function.
   for i = 1, #fns do
     local ok, err = xpcall(fns[i], msgh, context)
-    if not ok then addError(context, err, hostTrace(err)) end
+    if not ok then
+      if err == EXIT then return context end
+      addError(context, err, hostTrace(err))
+    end
   end
   local publishers = self.publishers
   for i = 1, #publishers do
     local ok, err = xpcall(publishRequest, msgh, self, publishers[i], context)
-    if not ok then addError(context, err, hostTrace(err)) end
+    if not ok then
+      if err == EXIT then return context end
+      addError(context, err, hostTrace(err))
+    end
   end
   return context
 end

@@ -120,6 +120,10 @@ void lusty__app_requests_free(lusty_app_worker_t *w);
 /* The response functions of a request's context (send, flush, end),
  * pushed as three closures over the request's box. */
 void lusty__app_push_response_fns(lua_State *L, lusty__app_req_t *r);
+/* peer(send, response) -> the client's address of the request whose
+ * response functions these are, or nil (for ngx.var.remote_addr; made
+ * once per host, asked only when a handler reads it). */
+int lusty__app_peer(lua_State *L);
 /* Writes the response once the pipeline is done: from the context and the
  * response table on top of L (popped), or the runtime's page when nobody
  * answered or an error went unanswered (`pipeline_err`). Runs Lua

@@ -47,7 +47,8 @@ static int prepare_protected(lua_State *L)
     lua_call(L, 1, 1);
     lua_pushvalue(L, mt);
     lua_pushcfunction(L, bind_response);
-    lua_call(L, 2, 1);
+    lua_pushcfunction(L, lusty__app_peer);
+    lua_call(L, 3, 1);
     g->serve_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 }

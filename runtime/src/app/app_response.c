@@ -72,14 +72,15 @@ static void mark_sent(lua_State *L, lusty__app_req_t *r)
 }
 
 /* response.send(body): appends body and a newline, as the reference
- * server's ngx.say did. */
+ * server's ngx.say did. send(body, false) appends no newline (ngx.print). */
 static int r_send(lua_State *L)
 {
     lusty__app_req_t *r = live_req(L);
     if (!r)
         return 0;
     append_value(L, 1, &r->body);
-    lusty_buf_putc(&r->body, '\n');
+    if (lua_type(L, 2) != LUA_TBOOLEAN || lua_toboolean(L, 2))
+        lusty_buf_putc(&r->body, '\n');
     mark_sent(L, r);
     return 0;
 }
@@ -172,10 +173,31 @@ void lusty__app_push_response_fns(lua_State *L, lusty__app_req_t *r)
     }
 }
 
-/* The first error of context.error (at `ctx`): pushes nothing, fills
- * *message and *trace (borrowed from the stack: pops nothing; the caller
- * restores the top). Returns false when there is none. */
-static bool first_error(lua_State *L, int ctx, const char **message, const char **trace)
+int lusty__app_peer(lua_State *L)
+{
+    lua_settop(L, 2);
+    if (lua_iscfunction(L, 1) && lua_getupvalue(L, 1, 1)) {
+        void **box = lua_touserdata(L, -1);
+        if (box) {
+            /* Ours only when the box's environment is this response. */
+            lua_getfenv(L, -1);
+            lusty__app_req_t *r = lua_rawequal(L, -1, 2) ? *box : NULL;
+            const char *addr = r && r->res ? lusty_http_response_peer(r->res) : NULL;
+            if (addr) {
+                lua_pushstring(L, addr);
+                return 1;
+            }
+        }
+    }
+    lua_pushnil(L);
+    return 1;
+}
+
+/* Error `i` (1-based) of context.error (at `ctx`): fills *message and
+ * *trace (borrowed from the stack: pops nothing; the caller restores the
+ * top). A context.error that is a string or a non-array value counts as
+ * one error. Returns false when there is no such error. */
+static bool error_at(lua_State *L, int ctx, int i, const char **message, const char **trace)
 {
     lua_pushliteral(L, "error");
     lua_rawget(L, ctx);
@@ -183,7 +205,9 @@ static bool first_error(lua_State *L, int ctx, const char **message, const char 
         return false;
     *message = *trace = NULL;
     if (lua_istable(L, -1)) {
-        lua_rawgeti(L, -1, 1);
+        lua_rawgeti(L, -1, i);
+        if (lua_isnil(L, -1) && i > 1)
+            return false;
         if (lua_istable(L, -1)) {
             lua_getfield(L, -1, "message");
             *message = lua_tostring(L, -1);
@@ -195,6 +219,8 @@ static bool first_error(lua_State *L, int ctx, const char **message, const char 
             lua_getfield(L, -2, "message");
             *message = lua_tostring(L, -1);
         }
+    } else if (i > 1) {
+        return false;
     } else if (lua_isstring(L, -1)) {
         *message = lua_tostring(L, -1);
     }
@@ -221,39 +247,69 @@ static void end_page(lusty__app_req_t *r, int status, const char *title, const c
     r->res = NULL;
 }
 
+/* Reports an error of the pipeline with its traceback (paths relative to
+ * the project); `answered`: the client got what the app sent (what the
+ * handlers sent, or the app's error page). */
+static void report_error(lusty__app_req_t *r, const char *message, const char *trace, bool answered)
+{
+    lusty_app_t *app = r->w->app;
+    char *m = lusty__app_relative(app, message);
+    char *t = trace ? lusty__app_relative(app, trace) : NULL;
+    char *line = lusty_asprintf("%s %s: %s%s%s%s", r->req->method, r->req->target, m,
+                                answered ? " (the client got what the app sent)" : "",
+                                t ? "\n" : "", t ? t : "");
+    lusty__app_report(app, LUSTY_APP_ERROR, line);
+    lusty_free(line);
+    lusty_free(m);
+    lusty_free(t);
+}
+
+/* Ends the response with the runtime's 500 page showing `message` and
+ * `trace` (paths relative to the project). */
+static void end_page_for(lusty__app_req_t *r, const char *message, const char *trace)
+{
+    char *m = lusty__app_relative(r->w->app, message);
+    char *t = trace ? lusty__app_relative(r->w->app, trace) : NULL;
+    end_page(r, 500, "Internal Server Error", m, t);
+    lusty_free(m);
+    lusty_free(t);
+}
+
 /* The body of lusty__app_finish(), in a protected call: (r, context,
  * response, error) on the stack. */
 static int finish_protected(lua_State *L)
 {
     lusty__app_req_t *r = lua_touserdata(L, 1);
-    lusty_app_t *app = r->w->app;
     int ctx = 2;
-    if (r->flushed) {
-        end_sent(r);
-        return 0;
-    }
     int rs = lua_istable(L, 3) ? 3 : 0;
     const char *message = lua_tostring(L, 4), *trace = NULL;
     bool failed = message != NULL;
     if (!failed && lua_istable(L, ctx))
-        failed = first_error(L, ctx, &message, &trace);
-    if (r->sent || r->ended) {
-        if (rs)
+        failed = error_at(L, ctx, 1, &message, &trace);
+    bool answered = r->flushed || r->sent || r->ended;
+    if (failed) {
+        /* Every error is reported, whatever answered the client, so that
+         * none goes unseen; nobody answered: the runtime's 500 with the
+         * details of the first. */
+        int top = lua_gettop(L); /* the first error's strings stay below */
+        report_error(r, message, trace, answered);
+        const char *more, *more_trace;
+        for (int i = 2; i <= 16 && lua_istable(L, ctx); i++) {
+            lua_settop(L, top);
+            if (!error_at(L, ctx, i, &more, &more_trace))
+                break;
+            report_error(r, more, more_trace, answered);
+        }
+        lua_settop(L, top);
+        if (!answered) {
+            end_page_for(r, message, trace);
+            return 0;
+        }
+    }
+    if (answered) {
+        if (rs && !r->flushed)
             apply_head(r, L, rs);
         end_sent(r);
-        return 0;
-    }
-    if (failed) {
-        /* Nobody answered an error: the runtime's 500 with the details. */
-        char *m = lusty__app_relative(app, message);
-        char *t = trace ? lusty__app_relative(app, trace) : NULL;
-        char *line = lusty_asprintf("%s %s: %s%s%s", r->req->method, r->req->target, m,
-                                    t ? "\n" : "", t ? t : "");
-        lusty__app_report(app, LUSTY_APP_ERROR, line);
-        end_page(r, 500, "Internal Server Error", m, t);
-        lusty_free(line);
-        lusty_free(m);
-        lusty_free(t);
         return 0;
     }
     int status = 200;

@@ -276,7 +276,7 @@ int lusty__lua_load_module(lua_State *L, lusty__lua_t *S, const char *name, cons
         lua_pop(L, 2);
     }
     if (!file) {
-        lua_pushfstring(L, "module '%s' not found:%s", name, tried.data ? tried.data : "");
+        lusty__lua_push_not_found(L, S, name);
         lusty_buf_free(&tried);
         return LUSTY_ENOENT;
     }
@@ -332,48 +332,6 @@ static int preload_embedded(lua_State *L)
     return 1;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The project's own path templates: app/, the root, then each handler
- * repository under lusty_modules/ in name order. */
-static char *project_path(const char *root)
-{
-    lusty_buf_t p = LUSTY_BUF_INIT;
-    lusty_buf_printf(&p, "%s/app/?.lua;%s/app/?/init.lua;%s/?.lua;%s/?/init.lua", root, root, root,
-                     root);
-    char *mods = lusty_asprintf("%s/lusty_modules", root);
-    DIR *d = opendir(mods);
-    if (d) {
-        char **names = NULL;
-        size_t n = 0, cap = 0;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            if (de->d_name[0] == '.')
-                continue;
-            char *dir = lusty_asprintf("%s/%s", mods, de->d_name);
-            struct stat st;
-            if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
-                names = lusty_grow(names, &cap, n + 1, sizeof *names);
-                names[n++] = dir;
-            } else {
-                lusty_free(dir);
-            }
-        }
-        closedir(d);
-        qsort(names, n, sizeof *names, cmp_str);
-        for (size_t i = 0; i < n; i++) {
-            lusty_buf_printf(&p, ";%s/?.lua;%s/?/init.lua", names[i], names[i]);
-            lusty_free(names[i]);
-        }
-        lusty_free(names);
-    }
-    lusty_free(mods);
-    return lusty_buf_detach(&p, NULL);
-}
-
 /* Sets package.path, package.preload and package.loaders (see the header). */
 static void setup_modules(lusty_lua_host_t *h)
 {
@@ -399,6 +357,7 @@ static void setup_modules(lusty_lua_host_t *h)
     lua_pop(L, 1);
     lusty__lua_open_app(L);
     lusty__lua_open_builtins(L);
+    lusty__lua_open_ngx(L);
 
     /* loaders: preload, the project, the built-ins, then Lua's own. */
     lua_getfield(L, pkg, "loaders");
@@ -414,6 +373,7 @@ static void setup_modules(lusty_lua_host_t *h)
     lua_pushcfunction(L, loader_builtin);
     lua_rawseti(L, loaders, 3);
     lua_settop(L, pkg - 1);
+    lusty__lua_open_require(L, &h->S);
 }
 
 /* ---- the host ---- */
@@ -451,7 +411,7 @@ int lusty_lua_host_new(lusty_lua_host_t **out, const lusty_lua_options_t *opts, 
     }
     if (opts && opts->root) {
         h->root = lusty_strdup(opts->root);
-        h->S.project_path = project_path(h->root);
+        h->S.project_path = lusty__lua_project_path(h->root);
     }
     h->app = lusty_strdup(opts && opts->app && opts->app[0] ? opts->app : "app/config.lua");
     h->S.host = h;

@@ -147,5 +147,19 @@ int lusty__lua_is_null(lua_State *L, int idx);
 int lusty__lua_is_empty_array(lua_State *L, int idx);
 /* Installs the preload entries of the native modules. */
 void lusty__lua_open_app(lua_State *L);
+/* lua_ngx.c: the global `ngx` (loaded on first use), print() inside
+ * requests, and the preload entry of `lusty.ngx.native`. */
+void lusty__lua_open_ngx(lua_State *L);
+/* lua_shdict.c: the preload entry of `lusty.ngx.shdict` (ngx.shared). */
+void lusty__lua_open_shdict(lua_State *L);
+/* lua_require.c: pushes the message of a module not found (the places
+ * that matter, a hint); replaces the global `require` with the wrapper of
+ * runtime/lua/lusty/require.lua. */
+void lusty__lua_push_not_found(lua_State *L, lusty__lua_t *S, const char *name);
+void lusty__lua_open_require(lua_State *L, lusty__lua_t *S);
+/* lua_modpath.c: the project's module path templates (app/, the top
+ * folder, each fetched repository with its rockspec's folders or its
+ * "path" in lusty.json), ';'-separated; lusty_free() it. */
+char *lusty__lua_project_path(const char *root);
 
 #endif

@@ -17,9 +17,14 @@ local function unescape(s)
   return (gsub(s, '%%(%x%x)', function(h) return char(tonumber(h, 16)) end))
 end
 
--- Decodes a urlencoded string into table `out` (returned).
-local function decode(body, out)
-  for pair in gmatch(body, '[^&;]+') do
+-- Decodes a urlencoded string into table `out` (returned): at most `max`
+-- names (nil or 0: any number), pairs separated by `&` or `;` unless
+-- `pairs` gives another gmatch pattern (ngx.decode_args takes only `&`).
+local function decode(body, out, max, pairs)
+  local n = 0
+  for pair in gmatch(body, pairs or '[^&;]+') do
+    if max and max > 0 and n >= max then break end
+    n = n + 1
     local eq = find(pair, '=', 1, true)
     local name, value
     if eq then
