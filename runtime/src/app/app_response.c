@@ -195,10 +195,14 @@ int lusty__app_peer(lua_State *L)
 
 /* Error `i` (1-based) of context.error (at `ctx`): fills *message and
  * *trace (borrowed from the stack: pops nothing; the caller restores the
- * top). A context.error that is a string or a non-array value counts as
- * one error. Returns false when there is no such error. */
-static bool error_at(lua_State *L, int ctx, int i, const char **message, const char **trace)
+ * top), and *logged when the error raised says its cause was logged
+ * already (`logged = true`: a store outage is said once, not per request).
+ * A context.error that is a string or a non-array value counts as one
+ * error. Returns false when there is no such error. */
+static bool error_at(lua_State *L, int ctx, int i, const char **message, const char **trace,
+                     bool *logged)
 {
+    *logged = false;
     lua_pushliteral(L, "error");
     lua_rawget(L, ctx);
     if (lua_isnil(L, -1) || (lua_isboolean(L, -1) && !lua_toboolean(L, -1)))
@@ -213,6 +217,11 @@ static bool error_at(lua_State *L, int ctx, int i, const char **message, const c
             *message = lua_tostring(L, -1);
             lua_getfield(L, -2, "trace");
             *trace = lua_tostring(L, -1);
+            lua_getfield(L, -3, "error");
+            if (lua_istable(L, -1)) {
+                lua_getfield(L, -1, "logged");
+                *logged = lua_toboolean(L, -1);
+            }
         } else if (lua_isstring(L, -1)) {
             *message = lua_tostring(L, -1);
         } else {
@@ -283,22 +292,24 @@ static int finish_protected(lua_State *L)
     int ctx = 2;
     int rs = lua_istable(L, 3) ? 3 : 0;
     const char *message = lua_tostring(L, 4), *trace = NULL;
-    bool failed = message != NULL;
+    bool failed = message != NULL, logged = false;
     if (!failed && lua_istable(L, ctx))
-        failed = error_at(L, ctx, 1, &message, &trace);
+        failed = error_at(L, ctx, 1, &message, &trace, &logged);
     bool answered = r->flushed || r->sent || r->ended;
     if (failed) {
         /* Every error is reported, whatever answered the client, so that
          * none goes unseen; nobody answered: the runtime's 500 with the
          * details of the first. */
         int top = lua_gettop(L); /* the first error's strings stay below */
-        report_error(r, message, trace, answered);
+        if (!(answered && logged))
+            report_error(r, message, trace, answered);
         const char *more, *more_trace;
         for (int i = 2; i <= 16 && lua_istable(L, ctx); i++) {
             lua_settop(L, top);
-            if (!error_at(L, ctx, i, &more, &more_trace))
+            if (!error_at(L, ctx, i, &more, &more_trace, &logged))
                 break;
-            report_error(r, more, more_trace, answered);
+            if (!(answered && logged))
+                report_error(r, more, more_trace, answered);
         }
         lua_settop(L, top);
         if (!answered) {

@@ -49,6 +49,9 @@ local function raise(backend, collection, kind, cause)
     backend = backend,
     collection = collection,
     cause = cause,
+    -- An outage is said once on the console (store_glue.c), not again
+    -- for every request that the app answered with its 503.
+    logged = kind == 'unavailable' or kind == 'locked',
   }, StoreError), 0)
 end
 
