@@ -107,9 +107,10 @@ void lusty__lua_budget_open(lua_State *L, lusty__lua_t *S);
 void lusty__lua_clock_free(lusty__lua_clock_t *c);
 /* Starts a run with `budget_ns` left, after `strikes` earlier strikes. */
 void lusty__lua_clock_arm(lusty__lua_clock_t *c, int64_t budget_ns, int strikes);
-/* Ends the run; returns its length in ns and raises *strikes to the
- * strikes of the run. */
-int64_t lusty__lua_clock_disarm(lusty__lua_clock_t *c, int *strikes);
+/* Ends the run; raises *strikes (may be NULL) to the strikes of the run
+ * and, when `timed`, returns its length in ns (else 0: a run that ends
+ * its task needs no clock reading). */
+int64_t lusty__lua_clock_disarm(lusty__lua_clock_t *c, int *strikes, bool timed);
 /* Takes the clock for a run (false when a run is already timed). */
 static inline bool lusty__lua_clock_enter(lusty__lua_t *S, const char *what, uint64_t budget_ms)
 {

@@ -156,7 +156,7 @@ static bool resume_task(lusty_lua_task_t *t, int nargs)
         lusty__lua_clock_arm(S->clock, (int64_t)t->budget_ms * 1000000 - t->used_ns, t->strikes);
     int rc = lua_resume(t->co, nargs);
     if (timed) {
-        t->used_ns += lusty__lua_clock_disarm(S->clock, &t->strikes);
+        t->used_ns += lusty__lua_clock_disarm(S->clock, &t->strikes, rc == LUA_YIELD);
         lusty__lua_clock_leave(S);
     }
     S->current = outer;
