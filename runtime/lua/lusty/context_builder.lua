@@ -21,7 +21,10 @@ local setmetatable = setmetatable
 return function(mt, bind)
   return function(app, box, send, flush, finish, method, uri, host, port, url, queryString,
                   query, headers, body, params, suffix)
-    local response = { status = 200, headers = {}, send = send, flush = flush, ['end'] = finish }
+    -- `sent` has its slot from the start: the first send sets it without
+    -- growing the table.
+    local response = { status = 200, headers = {}, send = send, flush = flush, ['end'] = finish,
+                       sent = false }
     local context = {
       request = {
         method = method, uri = uri, scheme = 'http', host = host, port = port, url = url,

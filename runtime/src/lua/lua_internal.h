@@ -41,6 +41,10 @@ typedef struct {
     lua_State *spare_co[LUSTY__LUA_SPARE_COROUTINES];
     int spare_ref[LUSTY__LUA_SPARE_COROUTINES];
     int nspare;
+    /* Task structs of ended tasks, kept for the next ones (a list through
+     * their `next`, at most LUSTY__LUA_SPARE_COROUTINES long). */
+    struct lusty_lua_task *spare_tasks;
+    int nspare_tasks;
     /* A task's `done` callback is running: lusty_lua_host_free() called
      * from it (the last request of an old generation) waits until it
      * returns. */
@@ -136,7 +140,8 @@ void lusty__lua_insert_checks(lusty_buf_t *out, const char *src, size_t len);
 lusty__lua_t *lusty__lua_host_data(lusty_lua_host_t *h);
 /* Pushes the `lusty.task` module: sleep and timer. */
 int lusty__lua_open_task(lua_State *L);
-/* Cancels the host's tasks and timers (before its state is closed). */
+/* Cancels the host's tasks and timers and frees the spare task structs
+ * (before its state is closed). */
 void lusty__lua_tasks_close(lusty__lua_t *S);
 
 /* ---- lua_util.c, lua_cjson.c, lua_app.c ---- */

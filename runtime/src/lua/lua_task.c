@@ -82,12 +82,32 @@ static void unlink_task(lusty__lua_t *S, lusty_lua_task_t *t)
     S->waiting--;
 }
 
+/* A task struct: a spare one when there is one (a request allocates
+ * nothing here), else a new one. */
+static lusty_lua_task_t *new_task(lusty__lua_t *S)
+{
+    lusty_lua_task_t *t = S->spare_tasks;
+    if (!t)
+        return lusty_calloc(1, sizeof *t);
+    S->spare_tasks = t->next;
+    S->nspare_tasks--;
+    memset(t, 0, sizeof *t);
+    return t;
+}
+
 static void free_task(lusty_lua_task_t *t)
 {
+    lusty__lua_t *S = t->S;
     if (t->co_ref != LUA_NOREF)
-        luaL_unref(t->S->L, LUA_REGISTRYINDEX, t->co_ref);
+        luaL_unref(S->L, LUA_REGISTRYINDEX, t->co_ref);
     lusty_free(t->error);
-    lusty_free(t);
+    if (S->nspare_tasks < LUSTY__LUA_SPARE_COROUTINES) {
+        t->next = S->spare_tasks;
+        S->spare_tasks = t;
+        S->nspare_tasks++;
+    } else {
+        lusty_free(t);
+    }
 }
 
 /* ---- running ---- */
@@ -186,7 +206,7 @@ int lusty_lua_task_start(lusty_lua_task_t **out, lusty_lua_host_t *h, int nargs,
     lusty__lua_t *S = lusty__lua_host_data(h);
     lua_State *L = S->L;
     *out = NULL;
-    lusty_lua_task_t *t = lusty_calloc(1, sizeof *t);
+    lusty_lua_task_t *t = new_task(S);
     t->S = S;
     t->budget_ms = budget_ms;
     t->what = S->task_what ? S->task_what : "request";
@@ -469,6 +489,12 @@ void lusty__lua_tasks_close(lusty__lua_t *S)
 {
     while (S->tasks)
         lusty_lua_task_cancel(S->tasks);
+    while (S->spare_tasks) {
+        lusty_lua_task_t *t = S->spare_tasks;
+        S->spare_tasks = t->next;
+        lusty_free(t);
+    }
+    S->nspare_tasks = 0;
     while (S->timers) {
         timer_t_ *tm = S->timers;
         timer_unlink(S, tm);
