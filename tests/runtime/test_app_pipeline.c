@@ -79,6 +79,7 @@ static void stop(fixture_t *f)
     assert_int_equal(uv_loop_close(&f->w.loop), 0);
     lusty_app_free(f->app);
     lusty_buf_free(&f->w.out);
+    lusty_free(f->w.spare_in);
     for (int i = 0; i < 2; i++) {
         lusty_buf_free(&f->fake[i].in);
         lusty_buf_free(&f->fake[i].out);
