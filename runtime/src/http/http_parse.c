@@ -223,11 +223,19 @@ static bool body_reserve(lusty__http_parser_t *p, size_t need, bool exact)
     return true;
 }
 
+/* Whether stored header name `have` (lower case, see on_header_field())
+ * is `name` in any case. The first byte rules out most names before a
+ * full comparison (this runs for several names per request). */
+static bool name_is(const char *have, const char *name)
+{
+    return have[0] == name_char[(unsigned char)name[0]] && strcasecmp(have, name) == 0;
+}
+
 static size_t count_header(const lusty_http_request_t *req, const char *name)
 {
     size_t n = 0;
     for (size_t i = 0; i < req->nheaders; i++)
-        n += strcasecmp(req->headers[i].name, name) == 0;
+        n += name_is(req->headers[i].name, name);
     return n;
 }
 
@@ -534,7 +542,7 @@ const char *lusty__http_parser_error_reason(const lusty__http_parser_t *p)
 const char *lusty_http_request_header(const lusty_http_request_t *req, const char *name)
 {
     for (size_t i = 0; i < req->nheaders; i++)
-        if (strcasecmp(req->headers[i].name, name) == 0)
+        if (name_is(req->headers[i].name, name))
             return req->headers[i].value;
     return NULL;
 }
