@@ -45,6 +45,13 @@ typedef struct {
     lua_State *spare_co[LUSTY__LUA_SPARE_COROUTINES];
     int spare_ref[LUSTY__LUA_SPARE_COROUTINES];
     int nspare;
+    /* Tasks whose timers fired beyond the resumes of one turn of the
+     * loop, in order (lua_task.c), and the idle handle that resumes them
+     * over the next turns; the count and loop time of this turn. */
+    struct lusty__lua_wait *ready, *ready_tail;
+    uv_idle_t *ready_idle;
+    unsigned turn_resumes;
+    uint64_t turn_time;
     /* Task structs of ended tasks, kept for the next ones (a list through
      * their `next`, at most LUSTY__LUA_SPARE_COROUTINES long). */
     struct lusty_lua_task *spare_tasks;
