@@ -44,11 +44,10 @@ struct lusty__http_parser_s {
     size_t headers_cap;
     last_cb_t last;
     bool started, head_done, complete, want_continue, has_body;
-    /* The head scanner (see scan_head()): bytes in the current line, and
-     * whether a non-empty line was seen; `scan_done` once the empty line
-     * ending the head went by. */
-    size_t line_len;
-    bool seen_line, scan_done;
+    /* The head scanner (see scan_head()): whether the current line has
+     * bytes other than CR, and whether a non-empty line was seen;
+     * `scan_done` once the empty line ending the head went by. */
+    bool in_line, seen_line, scan_done;
     /* Bytes of the head so far. http-parser's own count (nread) is reset
      * inside the head, so we count the pieces it hands us, plus the
      * request line's and each header line's fixed parts. */
@@ -437,19 +436,38 @@ static int status_of(enum http_errno e)
  * nginx does. Returns false on a fold. */
 static bool scan_head(lusty__http_parser_t *p, const char *data, size_t len)
 {
-    for (size_t i = 0; i < len && !p->scan_done; i++) {
-        char ch = data[i];
-        if (ch == '\n') {
-            if (p->line_len == 0 && p->seen_line)
-                p->scan_done = true; /* the empty line: the body follows */
-            p->seen_line |= p->line_len > 0;
-            p->line_len = 0;
-        } else if (ch != '\r') {
-            if (p->line_len == 0 && p->seen_line && (ch == ' ' || ch == '\t'))
+    /* Only a line's first bytes matter: the rest of a line is skipped with
+     * memchr (byte by byte, this scan cost as much as parsing the head). */
+    bool in_line = p->in_line, seen = p->seen_line;
+    const char *s = data, *end = data + len;
+    while (s < end) {
+        if (!in_line) {
+            char ch = *s;
+            if (ch == '\r') {
+                s++;
+                continue;
+            }
+            if (ch == '\n') {
+                if (seen) {
+                    p->scan_done = true; /* the empty line: the body follows */
+                    break;
+                }
+                s++;
+                continue;
+            }
+            if (seen && (ch == ' ' || ch == '\t'))
                 return false;
-            p->line_len++;
+            in_line = true;
         }
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        if (!nl)
+            break;
+        seen = true;
+        in_line = false;
+        s = nl + 1;
     }
+    p->in_line = in_line;
+    p->seen_line = seen;
     return true;
 }
 
@@ -500,7 +518,7 @@ void lusty__http_parser_next(lusty__http_parser_t *p)
     p->last = LAST_NONE;
     p->started = p->head_done = p->complete = p->want_continue = p->has_body = false;
     p->head_bytes = 0;
-    p->line_len = 0;
+    p->in_line = false;
     p->seen_line = p->scan_done = false;
     memset(&p->req, 0, sizeof(p->req));
     http_parser_pause(&p->hp, 0);
