@@ -242,7 +242,7 @@ PY
     SERVER_PID=$!
     for _ in $(seq 100); do grep -q 'Press Ctrl-C' "$BATS_TEST_TMPDIR/out" && break; sleep 0.05; done
     run cat "$BATS_TEST_TMPDIR/out"
-    assert_line '  app      app/config.lua: 16 channels, 17 subscribers, 2 publishers'
+    assert_line '  app      app/config.lua: 17 channels, 18 subscribers, 2 publishers'
     assert_line '  reload   on (app/, lusty_modules/, lusty.json)'
     assert_line '  budget   10000 ms of Lua per request'
     stop_server

@@ -79,6 +79,7 @@ static void stop(fixture_t *f)
     assert_int_equal(uv_loop_close(&f->w.loop), 0);
     lusty_app_free(f->app);
     lusty_buf_free(&f->w.out);
+    lusty_free(f->w.spare_in);
     for (int i = 0; i < 2; i++) {
         lusty_buf_free(&f->fake[i].in);
         lusty_buf_free(&f->fake[i].out);
@@ -181,6 +182,31 @@ static void test_budget_stops_compiled_loop(void **state)
     stop(&f);
 }
 
+static bool second_answered(fixture_t *f)
+{
+    return f->fake[1].out.len && none_in_flight(f);
+}
+
+/* Response functions kept past their request do nothing, even while the
+ * next request (which may reuse the first one's memory and coroutine) is
+ * being answered. */
+static void test_kept_response_functions_do_nothing(void **state)
+{
+    (void)state;
+    fixture_t f;
+    start(&f, 0);
+    lusty__http_conn_open_fake(&f.w, &f.fake[0]);
+    lusty__http_conn_open_fake(&f.w, &f.fake[1]);
+    send_str(&f.fake[0], "GET /kept?keep=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(run_until(&f, first_answered));
+    assert_string_equal(body(&f.fake[0]), "kept\n");
+    send_str(&f.fake[1], "GET /kept HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(run_until(&f, second_answered));
+    assert_non_null(strstr(f.fake[1].out.data, "HTTP/1.1 200 OK\r\n"));
+    assert_string_equal(body(&f.fake[1]), "fresh\n");
+    stop(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_sleeping_requests_overlap),
         cmocka_unit_test(test_client_leaves_while_sleeping),
         cmocka_unit_test(test_budget_stops_compiled_loop),
+        cmocka_unit_test(test_kept_response_functions_do_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,6 +102,7 @@ static int teardown(void **state)
 {
     fixture_t *f = *state;
     lusty_buf_free(&f->w.out);
+    lusty_free(f->w.spare_in);
     lusty_buf_free(&f->fake.in);
     lusty_buf_free(&f->fake.out);
     if (f->file_fd >= 0)
@@ -215,6 +216,39 @@ static void test_pipelined_requests_answer_in_order(void **state)
     f->pending = NULL;
     lusty_http_response_end(second, "2", 1);
     assert_true(run_until(f, is_idle));
+    assert_output(f, OK_HEAD "Content-Length: 1\r\n\r\n1" OK_HEAD "Content-Length: 1\r\n\r\n2");
+    finish(f);
+}
+
+/* A connection holds its read buffer only while it has input to parse:
+ * not while its request waits, nor while it is idle, but pipelined bytes
+ * read during a wait are kept until they are served. */
+static void test_read_buffer_held_only_for_unparsed_input(void **state)
+{
+    fixture_t *f = *state;
+    f->answer = ANSWER_LATER;
+    lusty__http_conn_open_fake(&f->w, &f->fake);
+    send_str(f, "GET /one" H11 "\r\n");
+    assert_true(run_until(f, has_pending));
+    assert_null(f->fake.conn->in);
+    /* The next request arrives while the first waits: kept. */
+    send_str(f, "GET /two" H11 "\r\n");
+    for (int i = 0; i < 5; i++)
+        uv_run(&f->w.loop, UV_RUN_NOWAIT);
+    assert_non_null(f->fake.conn->in);
+    assert_int_equal(f->requests, 1);
+    lusty_http_response_t *first = f->pending;
+    f->pending = NULL;
+    lusty_http_response_end(first, "1", 1);
+    assert_true(run_until(f, has_pending));
+    assert_string_equal(f->paths[1], "/two");
+    assert_null(f->fake.conn->in);
+    f->answer = ANSWER_NOW;
+    lusty_http_response_t *second = f->pending;
+    f->pending = NULL;
+    lusty_http_response_end(second, "2", 1);
+    assert_true(run_until(f, is_idle));
+    assert_null(f->fake.conn->in);
     assert_output(f, OK_HEAD "Content-Length: 1\r\n\r\n1" OK_HEAD "Content-Length: 1\r\n\r\n2");
     finish(f);
 }
@@ -434,6 +468,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_get_answered_and_kept_alive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelined_requests_answer_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_buffer_held_only_for_unparsed_input, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_streamed_body_is_chunked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_gets_no_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http10_closes_after_the_answer, setup, teardown),

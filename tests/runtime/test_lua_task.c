@@ -152,6 +152,39 @@ static void test_cancel_and_free_while_waiting(void **state)
     assert_int_equal(b.calls, 0);
 }
 
+/* Many timers due at once: their tasks resume over several turns of the
+ * loop (a few per turn, I/O polled in between), all of them in the end;
+ * the host goes with some of them still waiting for their turn. */
+static void test_wake_ups_spread_over_turns(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    lusty_lua_host_t *h = new_host(&loop, NULL, 0);
+    done_t d = {0};
+    for (int i = 0; i < 100; i++)
+        assert_non_null(start(h, "lusty.sleep(0.01) return 'woke'", 0, &d));
+    usleep(30 * 1000); /* all of them due at the first turn */
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_true(d.calls > 0 && d.calls <= 40);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(d.calls, 100);
+    assert_string_equal(d.result, "woke");
+    /* Some left in their queue, one cancelled there, when the host goes
+     * (equal due times fire in the order they were set: the last waits). */
+    done_t e = {0};
+    lusty_lua_task_t *last = NULL;
+    for (int i = 0; i < 100; i++)
+        assert_non_null(last = start(h, "lusty.sleep(0.01) return 'woke'", 0, &e));
+    usleep(30 * 1000);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_true(e.calls > 0 && e.calls <= 40);
+    lusty_lua_task_cancel(last);
+    lusty_lua_host_free(h);
+    close_loop(&loop);
+    assert_true(e.calls <= 40);
+}
+
 /* ---- waiting on the thread pool ---- */
 
 typedef struct {
@@ -283,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_checks_rewrite),
         cmocka_unit_test(test_sleep_and_return),
         cmocka_unit_test(test_cancel_and_free_while_waiting),
+        cmocka_unit_test(test_wake_ups_spread_over_turns),
         cmocka_unit_test(test_wait_work),
         cmocka_unit_test(test_budget_stops_compiled_loop),
         cmocka_unit_test(test_budget_stops_loading),

@@ -30,7 +30,10 @@ return function(mt, bind, peer)
   current.peer = peer
   local function serve(app, box, send, flush, finish, method, uri, host, port, url, queryString,
                        query, headers, body, params, suffix, scheme, remoteAddr)
-    local response = { status = 200, headers = {}, send = send, flush = flush, ['end'] = finish }
+    -- `sent` has its slot from the start: the first send sets it without
+    -- growing the table.
+    local response = { status = 200, headers = {}, send = send, flush = flush, ['end'] = finish,
+                       sent = false }
     local context = {
       request = {
         method = method, uri = uri, scheme = scheme, host = host, port = port, url = url,

@@ -88,10 +88,31 @@ bool lusty__http_conn_idle(const lusty__http_conn_t *c)
            c->in_pos == c->in_len && !lusty__http_parser_started(c->parser);
 }
 
+/* A connection holds a read buffer only while it has unparsed input: an
+ * idle keep-alive connection, or one whose request waits, holds none
+ * (16 KiB each, of which the first page at least was resident). The
+ * worker keeps one spare, so that a connection serving one request after
+ * another does not allocate. */
+static void drop_input(lusty__http_conn_t *c)
+{
+    if (!c->in || c->in_pos != c->in_len)
+        return;
+    c->in_pos = c->in_len = 0;
+    if (c->w->spare_in)
+        lusty_free(c->in);
+    else
+        c->w->spare_in = c->in;
+    c->in = NULL;
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     lusty__http_conn_t *c = h->data;
+    if (!c->in) {
+        c->in = c->w->spare_in ? c->w->spare_in : lusty_malloc(LUSTY__HTTP_READ_BUF);
+        c->w->spare_in = NULL;
+    }
     /* Unparsed input (pipelined requests read while a handler owns the
      * current one) moves to the front; reading stops before the buffer is
      * full (see on_read), so there is always room here. */
@@ -111,9 +132,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     (void)buf;
     lusty__http_conn_t *c = s->data;
-    if (nread == 0)
+    if (nread == 0) {
+        drop_input(c);
         return;
+    }
     if (nread < 0) {
+        drop_input(c);
         c->eof = true;
         stop_reading(c);
         /* An end of input while a handler owns the response means the
@@ -128,6 +152,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (c->closing) {
         c->in_pos = c->in_len = 0; /* draining after our FIN: input is dropped */
+        drop_input(c);
         return;
     }
     c->in_len += (size_t)nread;
@@ -463,6 +488,7 @@ static void process(lusty__http_conn_t *c)
         if (lusty__http_parser_take_continue(c->parser))
             lusty__http_conn_send(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     }
+    drop_input(c);
     c->processing = false;
 }
 
@@ -481,7 +507,6 @@ static lusty__http_conn_t *conn_new(lusty__http_worker_t *w)
     lusty__http_parser_new(&c->parser, &w->srv->cfg.limits);
     if (w->max_body_bytes)
         lusty__http_parser_set_budget(c->parser, &w->body_bytes, w->max_body_bytes);
-    c->in = lusty_malloc(LUSTY__HTTP_READ_BUF);
     c->res.conn = c;
     return c;
 }

@@ -117,7 +117,9 @@ struct lusty__http_conn_s {
     lusty__http_conn_t *prev, *next; /* the worker's list, longest waiting first */
     lusty__http_addr_t *addr;        /* its client address's count, if known */
     lusty__http_parser_t *parser;
-    char *in; /* LUSTY__HTTP_READ_BUF bytes; unparsed input is in[in_pos, in_len) */
+    /* LUSTY__HTTP_READ_BUF bytes while there is input to parse (NULL
+     * otherwise, see drop_input()); unparsed input is in[in_pos, in_len) */
+    char *in;
     size_t in_pos, in_len;
     lusty_http_response_t res;
     lusty__http_fake_t *fake; /* a test's client instead of `tcp` */
@@ -165,6 +167,7 @@ struct lusty__http_worker_s {
     bool async_closed; /* guarded by the server's lock: no more stop requests */
     int status;
     lusty_buf_t out; /* where responses are built before they are sent */
+    char *spare_in;  /* a read buffer no connection holds (http_conn.c) */
     time_t date_sec;
     char date[40];
 };

@@ -426,6 +426,7 @@ static void worker_main(void *arg)
     }
     uv_run(&w->loop, UV_RUN_DEFAULT);
     lusty_buf_free(&w->out);
+    lusty_free(w->spare_in);
     lusty__http_addr_table_free(w);
     err = uv_loop_close(&w->loop);
     if (err) {

@@ -111,10 +111,25 @@ static void encode_string(lusty_buf_t *b, const char *s, size_t len)
     static const char hex[] = "0123456789abcdef";
     /* Worst case: every byte as \u00XX. */
     char *out = room(b, len * 6 + 2);
-    size_t o = 0;
-    out[o++] = '"';
-    size_t run = 0; /* start of the bytes not copied yet */
-    for (size_t i = 0; i < len; i++) {
+    out[0] = '"';
+    /* Most strings are short keys and values with nothing to escape:
+     * copied as they are scanned, without a memcpy call per string (long
+     * ones are left to memcpy below). */
+    size_t i = 0;
+    if (len <= 64) {
+        while (i < len && !escaped[(unsigned char)s[i]]) {
+            out[i + 1] = s[i];
+            i++;
+        }
+        if (i == len) {
+            out[len + 1] = '"';
+            b->len += len + 2;
+            return;
+        }
+    }
+    size_t o = i + 1;
+    size_t run = i; /* start of the bytes not copied yet */
+    for (; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (!escaped[c])
             continue;

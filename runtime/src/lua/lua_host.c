@@ -576,7 +576,7 @@ int lusty_lua_host_load_app(lusty_lua_host_t *h, char **err_out)
 
 cleanup:
     if (timed) {
-        lusty__lua_clock_disarm(h->S.clock, NULL);
+        lusty__lua_clock_disarm(h->S.clock, NULL, false);
         lusty__lua_clock_leave(&h->S);
     }
     lua_settop(L, top);

@@ -17,7 +17,7 @@
 
 typedef struct lusty__lua_clock lusty__lua_clock_t;
 
-#define LUSTY__LUA_SPARE_COROUTINES 32
+#define LUSTY__LUA_SPARE_COROUTINES 1024
 struct lusty_lua_task;
 struct lusty__lua_timer;
 
@@ -37,10 +37,25 @@ typedef struct {
     struct lusty__lua_timer *timers;
     const char *task_what; /* what the next task started is, for messages */
     /* Coroutines of tasks that returned, kept for the next tasks (a new
-     * one costs an allocation and stack growth on every request). */
+     * one costs an allocation and stack growth on every request). As many
+     * as a worker may have requests waiting at once: with 300 requests
+     * that each wait, a pool of 32 left most of them to make a coroutine
+     * and let one go (about 6,000 more instructions per request). A spare
+     * holds only its stack, which the GC shrinks while it is unused. */
     lua_State *spare_co[LUSTY__LUA_SPARE_COROUTINES];
     int spare_ref[LUSTY__LUA_SPARE_COROUTINES];
     int nspare;
+    /* Tasks whose timers fired beyond the resumes of one turn of the
+     * loop, in order (lua_task.c), and the idle handle that resumes them
+     * over the next turns; the count and loop time of this turn. */
+    struct lusty__lua_wait *ready, *ready_tail;
+    uv_idle_t *ready_idle;
+    unsigned turn_resumes;
+    uint64_t turn_time;
+    /* Task structs of ended tasks, kept for the next ones (a list through
+     * their `next`, at most LUSTY__LUA_SPARE_COROUTINES long). */
+    struct lusty_lua_task *spare_tasks;
+    int nspare_tasks;
     /* A task's `done` callback is running: lusty_lua_host_free() called
      * from it (the last request of an old generation) waits until it
      * returns. */
@@ -107,9 +122,10 @@ void lusty__lua_budget_open(lua_State *L, lusty__lua_t *S);
 void lusty__lua_clock_free(lusty__lua_clock_t *c);
 /* Starts a run with `budget_ns` left, after `strikes` earlier strikes. */
 void lusty__lua_clock_arm(lusty__lua_clock_t *c, int64_t budget_ns, int strikes);
-/* Ends the run; returns its length in ns and raises *strikes to the
- * strikes of the run. */
-int64_t lusty__lua_clock_disarm(lusty__lua_clock_t *c, int *strikes);
+/* Ends the run; raises *strikes (may be NULL) to the strikes of the run
+ * and, when `timed`, returns its length in ns (else 0: a run that ends
+ * its task needs no clock reading). */
+int64_t lusty__lua_clock_disarm(lusty__lua_clock_t *c, int *strikes, bool timed);
 /* Takes the clock for a run (false when a run is already timed). */
 static inline bool lusty__lua_clock_enter(lusty__lua_t *S, const char *what, uint64_t budget_ms)
 {
@@ -135,7 +151,8 @@ void lusty__lua_insert_checks(lusty_buf_t *out, const char *src, size_t len);
 lusty__lua_t *lusty__lua_host_data(lusty_lua_host_t *h);
 /* Pushes the `lusty.task` module: sleep and timer. */
 int lusty__lua_open_task(lua_State *L);
-/* Cancels the host's tasks and timers (before its state is closed). */
+/* Cancels the host's tasks and timers and frees the spare task structs
+ * (before its state is closed). */
 void lusty__lua_tasks_close(lusty__lua_t *S);
 
 /* ---- lua_util.c, lua_cjson.c, lua_app.c ---- */

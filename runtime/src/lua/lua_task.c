@@ -32,6 +32,13 @@ struct lusty_lua_task {
 
 typedef enum { WAIT_TIMER, WAIT_WORK } wait_kind_t;
 
+/* At most this many tasks whose timers fired are resumed in one turn of
+ * the loop; the others wait in S->ready for the next turns, with I/O
+ * polled in between. Waiting requests tend to wake in batches (those that
+ * started in the same turn are due in the same millisecond), and a request
+ * that does not wait would otherwise queue behind the whole batch. */
+#define RESUMES_PER_TURN 16
+
 /* One thing a task waits for. Timers are handles (freed in their close
  * callback); work is a request (freed after its after-work callback). */
 typedef struct lusty__lua_wait {
@@ -40,7 +47,9 @@ typedef struct lusty__lua_wait {
         uv_work_t work;
     } uv;
     wait_kind_t kind;
-    lusty_lua_task_t *task; /* NULL once the task was cancelled */
+    bool queued;                  /* in S->ready: its timer fired */
+    struct lusty__lua_wait *next; /* in S->ready */
+    lusty_lua_task_t *task;       /* NULL once the task was cancelled */
     lusty_lua_work_cb work;
     lusty_lua_resume_cb resume;
     void *data;
@@ -82,12 +91,32 @@ static void unlink_task(lusty__lua_t *S, lusty_lua_task_t *t)
     S->waiting--;
 }
 
+/* A task struct: a spare one when there is one (a request allocates
+ * nothing here), else a new one. */
+static lusty_lua_task_t *new_task(lusty__lua_t *S)
+{
+    lusty_lua_task_t *t = S->spare_tasks;
+    if (!t)
+        return lusty_calloc(1, sizeof *t);
+    S->spare_tasks = t->next;
+    S->nspare_tasks--;
+    memset(t, 0, sizeof *t);
+    return t;
+}
+
 static void free_task(lusty_lua_task_t *t)
 {
+    lusty__lua_t *S = t->S;
     if (t->co_ref != LUA_NOREF)
-        luaL_unref(t->S->L, LUA_REGISTRYINDEX, t->co_ref);
+        luaL_unref(S->L, LUA_REGISTRYINDEX, t->co_ref);
     lusty_free(t->error);
-    lusty_free(t);
+    if (S->nspare_tasks < LUSTY__LUA_SPARE_COROUTINES) {
+        t->next = S->spare_tasks;
+        S->spare_tasks = t;
+        S->nspare_tasks++;
+    } else {
+        lusty_free(t);
+    }
 }
 
 /* ---- running ---- */
@@ -156,7 +185,7 @@ static bool resume_task(lusty_lua_task_t *t, int nargs)
         lusty__lua_clock_arm(S->clock, (int64_t)t->budget_ms * 1000000 - t->used_ns, t->strikes);
     int rc = lua_resume(t->co, nargs);
     if (timed) {
-        t->used_ns += lusty__lua_clock_disarm(S->clock, &t->strikes);
+        t->used_ns += lusty__lua_clock_disarm(S->clock, &t->strikes, rc == LUA_YIELD);
         lusty__lua_clock_leave(S);
     }
     S->current = outer;
@@ -186,7 +215,7 @@ int lusty_lua_task_start(lusty_lua_task_t **out, lusty_lua_host_t *h, int nargs,
     lusty__lua_t *S = lusty__lua_host_data(h);
     lua_State *L = S->L;
     *out = NULL;
-    lusty_lua_task_t *t = lusty_calloc(1, sizeof *t);
+    lusty_lua_task_t *t = new_task(S);
     t->S = S;
     t->budget_ms = budget_ms;
     t->what = S->task_what ? S->task_what : "request";
@@ -255,11 +284,75 @@ static void wait_done(wait_t *w)
     resume_task(t, n);
 }
 
+/* Ends the wait of a fired timer: its handle goes, its task resumes. */
+static void timer_done(wait_t *w)
+{
+    uv_close((uv_handle_t *)&w->uv.timer, wait_free);
+    wait_done(w);
+}
+
+static void free_handle(uv_handle_t *h)
+{
+    lusty_free(h);
+}
+
+/* Resumes the tasks in S->ready, RESUMES_PER_TURN per turn of the loop.
+ * A task's done callback may free the host: that waits until the loop
+ * here is left. */
+static void on_ready(uv_idle_t *h)
+{
+    lusty__lua_t *S = h->data;
+    S->turn_time = uv_now(S->loop);
+    S->turn_resumes = 0;
+    S->in_done++;
+    while (S->ready && S->turn_resumes < RESUMES_PER_TURN && !S->free_pending) {
+        wait_t *w = S->ready;
+        S->ready = w->next;
+        if (!S->ready)
+            S->ready_tail = NULL;
+        w->queued = false;
+        if (w->task)
+            S->turn_resumes++;
+        timer_done(w);
+    }
+    S->in_done--;
+    if (S->free_pending && S->in_done == 0) {
+        S->free_pending = false;
+        lusty_lua_host_free(S->host);
+        return;
+    }
+    if (!S->ready)
+        uv_idle_stop(h);
+}
+
 static void on_timer(uv_timer_t *h)
 {
     wait_t *w = h->data;
-    uv_close((uv_handle_t *)h, wait_free);
-    wait_done(w);
+    lusty__lua_t *S = w->task->S;
+    uint64_t now = uv_now(S->loop);
+    if (now != S->turn_time) {
+        S->turn_time = now;
+        S->turn_resumes = 0;
+    }
+    if (!S->ready && S->turn_resumes < RESUMES_PER_TURN) {
+        S->turn_resumes++;
+        timer_done(w);
+        return;
+    }
+    /* This turn has had its share: after the others already waiting. */
+    w->queued = true;
+    w->next = NULL;
+    if (S->ready_tail)
+        S->ready_tail->next = w;
+    else
+        S->ready = w;
+    S->ready_tail = w;
+    if (!S->ready_idle) {
+        S->ready_idle = lusty_malloc(sizeof *S->ready_idle);
+        uv_idle_init(S->loop, S->ready_idle);
+        S->ready_idle->data = S;
+    }
+    uv_idle_start(S->ready_idle, on_ready);
 }
 
 static wait_t *new_wait(lusty_lua_task_t *t, wait_kind_t kind)
@@ -351,8 +444,9 @@ void lusty_lua_task_cancel(lusty_lua_task_t *t)
         w->task = NULL;
         /* A timer stops now; work already queued cannot be taken back
          * safely once a pool thread may have started it, so its
-         * after-work callback only frees it. */
-        if (w->kind == WAIT_TIMER) {
+         * after-work callback only frees it. A timer that fired and waits
+         * its turn in S->ready is closed when its turn comes. */
+        if (w->kind == WAIT_TIMER && !w->queued) {
             uv_timer_stop(&w->uv.timer);
             uv_close((uv_handle_t *)&w->uv.timer, wait_free);
         }
@@ -469,6 +563,23 @@ void lusty__lua_tasks_close(lusty__lua_t *S)
 {
     while (S->tasks)
         lusty_lua_task_cancel(S->tasks);
+    /* Fired timers of tasks cancelled above. */
+    while (S->ready) {
+        wait_t *w = S->ready;
+        S->ready = w->next;
+        uv_close((uv_handle_t *)&w->uv.timer, wait_free);
+    }
+    S->ready_tail = NULL;
+    if (S->ready_idle) {
+        uv_close((uv_handle_t *)S->ready_idle, free_handle);
+        S->ready_idle = NULL;
+    }
+    while (S->spare_tasks) {
+        lusty_lua_task_t *t = S->spare_tasks;
+        S->spare_tasks = t->next;
+        lusty_free(t);
+    }
+    S->nspare_tasks = 0;
     while (S->timers) {
         timer_t_ *tm = S->timers;
         timer_unlink(S, tm);
