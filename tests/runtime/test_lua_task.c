@@ -13,6 +13,9 @@
 #include "lusty/error.h"
 #include "lusty/lua_task.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +245,99 @@ static void test_wait_work(void **state)
     close_loop(&loop);
 }
 
+/* Batched work records the pool thread it ran on and its place in the
+ * order of all batched work. */
+typedef struct {
+    long n, sum;
+    pthread_t thread;
+    int order;
+} batched_t;
+
+static atomic_int batched_order;
+
+static void batched_work(void *data)
+{
+    batched_t *w = data;
+    w->thread = pthread_self();
+    w->order = atomic_fetch_add(&batched_order, 1);
+    for (long i = 1; i <= w->n; i++)
+        w->sum += i;
+}
+
+static batched_t *batched_seen[8];
+static int nbatched_seen;
+
+static int batched_resume(lua_State *L, void *data)
+{
+    batched_t *w = data;
+    int n = 0;
+    if (L) {
+        lua_pushinteger(L, (lua_Integer)w->sum);
+        n = 1;
+        batched_seen[nbatched_seen++] = w; /* freed by the test */
+    } else {
+        lusty_free(w);
+    }
+    return n;
+}
+
+static int l_batched_sum(lua_State *L)
+{
+    batched_t *w = lusty_calloc(1, sizeof *w);
+    w->n = (long)luaL_checkinteger(L, 1);
+    /* The key: which batch the work may share. */
+    return lusty_lua_wait_work_batched(L, (const void *)(intptr_t)luaL_checkinteger(L, 2),
+                                       batched_work, batched_resume, w);
+}
+
+/* Work of one key asked for in one turn runs as one job: on one pool
+ * thread, in the order asked; another key is a job of its own; a task
+ * cancelled while its work waits to be sent, and a host freed with work
+ * not sent, free the work's data (ASan). */
+static void test_wait_work_batched(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    lusty_lua_host_t *h = new_host(&loop, NULL, 0);
+    lua_State *L = lusty_lua_host_state(h);
+    lua_pushcfunction(L, l_batched_sum);
+    lua_setglobal(L, "bsum");
+    done_t d[4] = {{0}};
+    assert_non_null(start(h, "return tostring(bsum(10, 1))", 0, &d[0]));
+    assert_non_null(start(h, "return tostring(bsum(100, 1))", 0, &d[1]));
+    assert_non_null(start(h, "return tostring(bsum(1000, 1))", 0, &d[2]));
+    lusty_lua_task_t *gone = start(h, "return tostring(bsum(5, 1))", 0, &d[3]);
+    lusty_lua_task_cancel(gone);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_string_equal(d[0].result, "55");
+    assert_string_equal(d[1].result, "5050");
+    assert_string_equal(d[2].result, "500500");
+    assert_int_equal(d[3].calls, 0);
+    assert_int_equal(nbatched_seen, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_true(pthread_equal(batched_seen[i]->thread, batched_seen[0]->thread));
+        assert_int_equal(batched_seen[i]->order, batched_seen[0]->order + i);
+        lusty_free(batched_seen[i]);
+    }
+    /* Work asked for with two keys, then a host freed before it is sent. */
+    nbatched_seen = 0;
+    done_t e[2] = {{0}};
+    assert_non_null(start(h, "return tostring(bsum(3, 1))", 0, &e[0]));
+    assert_non_null(start(h, "return tostring(bsum(4, 2))", 0, &e[1]));
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_string_equal(e[0].result, "6");
+    assert_string_equal(e[1].result, "10");
+    for (int i = 0; i < nbatched_seen; i++)
+        lusty_free(batched_seen[i]);
+    nbatched_seen = 0;
+    done_t f = {0};
+    assert_non_null(start(h, "return tostring(bsum(3, 1))", 0, &f));
+    lusty_lua_host_free(h);
+    close_loop(&loop);
+    assert_int_equal(f.calls, 0);
+}
+
 /* ---- the budget ---- */
 
 static char *write_project(const char *config, const char *handler)
@@ -318,6 +414,7 @@ int main(void)
         cmocka_unit_test(test_cancel_and_free_while_waiting),
         cmocka_unit_test(test_wake_ups_spread_over_turns),
         cmocka_unit_test(test_wait_work),
+        cmocka_unit_test(test_wait_work_batched),
         cmocka_unit_test(test_budget_stops_compiled_loop),
         cmocka_unit_test(test_budget_stops_loading),
     };

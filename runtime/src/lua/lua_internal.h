@@ -50,6 +50,8 @@ typedef struct {
      * over the next turns; the count and loop time of this turn. */
     struct lusty__lua_wait *ready, *ready_tail;
     uv_idle_t *ready_idle;
+    struct lusty__lua_batch *batch; /* batched work not yet sent to the pool */
+    uv_idle_t *batch_idle;          /* sends it, in the loop's next idle phase */
     unsigned turn_resumes;
     uint64_t turn_time;
     /* Task structs of ended tasks, kept for the next ones (a list through

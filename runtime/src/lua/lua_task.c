@@ -387,6 +387,60 @@ static void on_after_work(uv_work_t *req, int status)
     lusty_free(w);
 }
 
+/* ---- batched work ---- */
+
+#define BATCH_MAX 32
+
+/* Work items of one key asked for in one turn of the loop, run as one job
+ * of the pool (see lusty_lua_wait_work_batched()). */
+typedef struct lusty__lua_batch {
+    uv_work_t work;
+    const void *key;
+    unsigned n;
+    wait_t *items[BATCH_MAX];
+} batch_t;
+
+static void on_batch_work(uv_work_t *req)
+{
+    batch_t *b = req->data;
+    for (unsigned i = 0; i < b->n; i++)
+        b->items[i]->work(b->items[i]->data);
+}
+
+/* A task resumed here may free the host; the other items' tasks are then
+ * cancelled (their wait's task is NULL), and wait_done() only lets their
+ * resume callbacks free their data. */
+static void on_batch_after_work(uv_work_t *req, int status)
+{
+    (void)status; /* never cancelled */
+    batch_t *b = req->data;
+    for (unsigned i = 0; i < b->n; i++) {
+        wait_done(b->items[i]);
+        lusty_free(b->items[i]);
+    }
+    lusty_free(b);
+}
+
+static void send_batch(lusty__lua_t *S)
+{
+    batch_t *b = S->batch;
+    if (!b)
+        return;
+    S->batch = NULL;
+    b->work.data = b;
+    uv_queue_work(S->loop, &b->work, on_batch_work, on_batch_after_work);
+}
+
+/* Runs in the idle phase, before the loop polls: work asked for by the
+ * I/O callbacks of the last poll (the common case: requests that came
+ * in together) goes as one job. The idle handle keeps that poll from
+ * blocking. */
+static void on_batch_idle(uv_idle_t *h)
+{
+    uv_idle_stop(h);
+    send_batch(h->data);
+}
+
 /* The task that L may suspend, or NULL after pushing why not. */
 static lusty_lua_task_t *waiter(lua_State *L, const char *what)
 {
@@ -422,6 +476,36 @@ int lusty_lua_wait_work(lua_State *L, lusty_lua_work_cb work, lusty_lua_resume_c
     w->data = data;
     w->uv.work.data = w;
     uv_queue_work(t->S->loop, &w->uv.work, on_work, on_after_work);
+    return lua_yield(L, 0);
+}
+
+int lusty_lua_wait_work_batched(lua_State *L, const void *key, lusty_lua_work_cb work,
+                                lusty_lua_resume_cb resume, void *data)
+{
+    lusty_lua_task_t *t = waiter(L, "this call");
+    if (!t) {
+        if (resume)
+            resume(NULL, data);
+        return lua_error(L);
+    }
+    lusty__lua_t *S = t->S;
+    if (S->batch && (S->batch->key != key || S->batch->n == BATCH_MAX))
+        send_batch(S);
+    if (!S->batch) {
+        S->batch = lusty_calloc(1, sizeof *S->batch);
+        S->batch->key = key;
+        if (!S->batch_idle) {
+            S->batch_idle = lusty_malloc(sizeof *S->batch_idle);
+            uv_idle_init(S->loop, S->batch_idle);
+            S->batch_idle->data = S;
+        }
+        uv_idle_start(S->batch_idle, on_batch_idle);
+    }
+    wait_t *w = new_wait(t, WAIT_WORK);
+    w->work = work;
+    w->resume = resume;
+    w->data = data;
+    S->batch->items[S->batch->n++] = w;
     return lua_yield(L, 0);
 }
 
@@ -570,6 +654,20 @@ void lusty__lua_tasks_close(lusty__lua_t *S)
         uv_close((uv_handle_t *)&w->uv.timer, wait_free);
     }
     S->ready_tail = NULL;
+    /* Batched work not sent yet: its tasks were cancelled above, so the
+     * work need not run; its data is freed as for a cancelled wait. */
+    if (S->batch) {
+        for (unsigned i = 0; i < S->batch->n; i++) {
+            wait_done(S->batch->items[i]);
+            lusty_free(S->batch->items[i]);
+        }
+        lusty_free(S->batch);
+        S->batch = NULL;
+    }
+    if (S->batch_idle) {
+        uv_close((uv_handle_t *)S->batch_idle, free_handle);
+        S->batch_idle = NULL;
+    }
     if (S->ready_idle) {
         uv_close((uv_handle_t *)S->ready_idle, free_handle);
         S->ready_idle = NULL;

@@ -215,6 +215,10 @@ int lusty__store_l_run(lua_State *L)
     r->collection = lusty_strdup(collection);
     r->op = lusty_strndup(op, len);
     r->op_len = len;
+    /* SQLite's calls are short and local: those of one turn go to the
+     * pool as one job. MongoDB's wait on the network: one thread each. */
+    if (strcmp(s->name, "sqlite") == 0)
+        return lusty_lua_wait_work_batched(L, s, run_work, run_resume, r);
     return lusty_lua_wait_work(L, run_work, run_resume, r);
 }
 
