@@ -318,8 +318,9 @@ static void test_wait_work_batched(void **state)
     for (int i = 0; i < 3; i++) {
         assert_true(pthread_equal(batched_seen[i]->thread, batched_seen[0]->thread));
         assert_int_equal(batched_seen[i]->order, batched_seen[0]->order + i);
-        lusty_free(batched_seen[i]);
     }
+    for (int i = 0; i < 3; i++)
+        lusty_free(batched_seen[i]);
     /* Work asked for with two keys, then a host freed before it is sent. */
     nbatched_seen = 0;
     done_t e[2] = {{0}};
