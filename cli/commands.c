@@ -11,6 +11,7 @@ const cli_cmd_t cli_commands[] = {
     {&cmd_server_info, cmd_server},
     {&cmd_exec_info, cmd_exec},
     {&cmd_channels_info, cmd_channels},
+    {&cmd_routes_info, cmd_routes},
     {&cmd_completion_info, cmd_completion},
     {&cmd_complete_info, cmd_complete},
     {&cmd_man_info, cmd_man},
