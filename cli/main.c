@@ -1,5 +1,6 @@
 /* lusty: the entry point. Global options and dispatch to a subcommand. */
 #include "cmd.h"
+#include "console.h"
 #include "error.h"
 #include "term.h"
 #include "version.h"
@@ -58,6 +59,7 @@ static int help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    cli_console_editor = &cli_libedit_editor;
     if (argc < 2) {
         print_overview(stdout);
         return CLI_EXIT_OK;

@@ -7,32 +7,7 @@ load server_helpers
 
 setup() {
     common_setup
-    APP="$BATS_TEST_TMPDIR/app"
-    mkdir -p "$APP/app/requests/users"
-    echo '{ "name": "routes-app", "app": "app/config.lua" }' >"$APP/lusty.json"
-    cat >"$APP/app/config.lua" <<'LUA'
-return {
-  subscribers = {
-    ['request'] = {
-      ['lusty.router'] = {
-        patterns = {
-          { ['GET users/{id}'] = 'requests.users.show' },
-          { 'POST', 'PUT', ['users'] = 'requests.users.write' },
-          { ['users/new'] = 'requests.users.show' },
-          { ['GET users/me'] = 'requests.users.show' },
-          { ['404'] = 'requests.users.show' },
-        },
-      },
-    },
-    ['output'] = { 'lusty.html' },
-  },
-  publishers = { 'request', 'output' },
-}
-LUA
-    # The router sets 404 before matching; a route says it found something.
-    echo 'context.response.status = 200; context.output = "user " .. tostring(id) .. "\n"' \
-        >"$APP/app/requests/users/show.lua"
-    echo 'context.response.status = 200; context.output = "written\n"' >"$APP/app/requests/users/write.lua"
+    APP="$LUSTY_SOURCE_DIR/tests/fixtures/routes-app"
     SERVER_PID=
 }
 
@@ -80,5 +55,5 @@ assert r[4]["error"] is True and r[0]["file"] == "app/requests/users/show.lua", 
     assert_line --regexp '^HTTP/1.1 405'
     assert_line --regexp '^[Aa]llow: POST, PUT'
     run -0 curl -s --max-time 10 -X PUT "http://127.0.0.1:$PORT/users"
-    assert_output 'written'
+    assert_output --partial '"written":true'
 }
