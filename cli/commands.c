@@ -11,6 +11,7 @@ const cli_cmd_t cli_commands[] = {
     {&cmd_server_info, cmd_server},
     {&cmd_exec_info, cmd_exec},
     {&cmd_console_info, cmd_console},
+    {&cmd_test_info, cmd_test},
     {&cmd_channels_info, cmd_channels},
     {&cmd_routes_info, cmd_routes},
     {&cmd_completion_info, cmd_completion},
