@@ -60,3 +60,11 @@ assert len(r["successes"]) == 3 and r["failures"] == [], r
     assert_stderr_line 0 "lusty: error: no specs: '$APP' has no spec/ or test/ folder"
     assert_stderr_line_regexp 1 '^hint: '
 }
+
+@test "a project made by lusty init passes its own specs" {
+    cd "$BATS_TEST_TMPDIR"
+    run -0 lusty init fresh --no-git --quiet
+    cd fresh
+    run -0 --separate-stderr lusty test
+    assert_line --regexp '^3 successes / 0 failures / 0 errors'
+}
