@@ -79,7 +79,7 @@ LUA
 }
 
 @test "console on a terminal edits lines with prompts and keeps a history" {
-    run -0 python3 "$LUSTY_SOURCE_DIR/tests/cli/pty_drive.py" 10 "$LUSTY_BIN" console -- \
+    run -0 python3 "$LUSTY_SOURCE_DIR/tests/cli/pty_drive.py" 20 "$LUSTY_BIN" console -- \
         '> $' '1+1' \
         '2\s+> $' 'for i = 1, 2 do' \
         '>> $' 'print(i * 10) end' \
