@@ -32,6 +32,12 @@ extern const cli_cmd_info_t cmd_exec_info;
 int cmd_exec(int argc, char **argv);
 extern const cli_cmd_info_t cmd_channels_info;
 int cmd_channels(int argc, char **argv);
+extern const cli_cmd_info_t cmd_console_info;
+int cmd_console(int argc, char **argv);
+extern const cli_cmd_info_t cmd_test_info;
+int cmd_test(int argc, char **argv);
+extern const cli_cmd_info_t cmd_routes_info;
+int cmd_routes(int argc, char **argv);
 
 /* The table of commands, NULL-terminated (defined in commands.c). */
 extern const cli_cmd_t cli_commands[];

@@ -10,10 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { OPT_JSON = 1 };
-
 static const cli_opt_t options[] = {
-    {"json", 0, NULL, "Print JSON: an array of {channel, depth, subscribers}", OPT_JSON},
+    {"json", 0, NULL, "Print JSON: an array of {channel, depth, subscribers}", CLI_HOST_OPT_JSON},
     {NULL, 0, NULL, NULL, 0},
 };
 
@@ -21,12 +19,11 @@ const cli_cmd_info_t cmd_channels_info = {
     .name = "channels",
     .summary = "Show the app's channels and their subscribers",
     .usage = "[--json] [DIR]",
-    .description =
-        "Loads the app of the project in DIR (default: the current folder, walking\n"
-        "up to the nearest lusty.json) and prints its channel tree. Under each\n"
-        "channel come its subscribers in the order they run: position (priority),\n"
-        "handler module (or where the function is defined) and whether a predicate\n"
-        "decides when it runs. A publish runs a channel's list, then its parent's.\n",
+    .description = "Loads the app of the project in DIR (default: the current folder, walking\n"
+                   "up to the nearest lusty.json) and prints its channel tree. Under each\n"
+                   "channel come its subscribers in the order they run: position (priority),\n"
+                   "handler module (or where the function is defined) and whether a predicate\n"
+                   "decides when it runs. A publish runs a channel's list, then its parent's.\n",
     .options = options,
     .args = "dir",
 };
@@ -58,29 +55,11 @@ static void print_tree(const cJSON *arr, FILE *out)
 
 int cmd_channels(int argc, char **argv)
 {
-    bool json = false;
-    cli_opt_parser_t p;
-    cli_opt_init(&p, &cmd_channels_info, argc, argv);
-    int opt;
-    while ((opt = cli_opt_next(&p)) != CLI_OPT_END) {
-        if (opt == CLI_OPT_HELP || opt == CLI_OPT_ERROR) {
-            cli_opt_free(&p);
-            return opt == CLI_OPT_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-        }
-        if (opt == OPT_JSON)
-            json = true;
-    }
-    if (p.nargs > 1) {
-        cli_error("'lusty channels' takes at most one folder");
-        cli_opt_free(&p);
-        return CLI_EXIT_USAGE;
-    }
-    const char *dir = p.nargs ? p.args[0] : ".";
+    bool json;
     lusty_lua_host_t *host = NULL;
-    int rc = cli_host_open(&host, dir, true);
-    cli_opt_free(&p);
-    if (rc != 0)
-        return CLI_EXIT_FAILURE;
+    int early = cli_host_open_listing(&host, &json, &cmd_channels_info, argc, argv);
+    if (early >= 0)
+        return early;
 
     cJSON *arr = NULL;
     lusty_lua_host_channels(host, &arr);

@@ -57,3 +57,29 @@ cleanup:
     cli_project_free(p);
     return status;
 }
+
+int cli_host_open_listing(lusty_lua_host_t **out, bool *json, const cli_cmd_info_t *info, int argc,
+                          char **argv)
+{
+    *out = NULL;
+    *json = false;
+    cli_opt_parser_t p;
+    cli_opt_init(&p, info, argc, argv);
+    int opt;
+    while ((opt = cli_opt_next(&p)) != CLI_OPT_END) {
+        if (opt == CLI_OPT_HELP || opt == CLI_OPT_ERROR) {
+            cli_opt_free(&p);
+            return opt == CLI_OPT_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+        }
+        if (opt == CLI_HOST_OPT_JSON)
+            *json = true;
+    }
+    if (p.nargs > 1) {
+        cli_error("'lusty %s' takes at most one folder", info->name);
+        cli_opt_free(&p);
+        return CLI_EXIT_USAGE;
+    }
+    int rc = cli_host_open(out, p.nargs ? p.args[0] : ".", true);
+    cli_opt_free(&p);
+    return rc != 0 ? CLI_EXIT_FAILURE : -1;
+}

@@ -1,5 +1,6 @@
 /* lusty: the entry point. Global options and dispatch to a subcommand. */
 #include "cmd.h"
+#include "console.h"
 #include "error.h"
 #include "term.h"
 #include "version.h"
@@ -63,6 +64,7 @@ int main(int argc, char **argv)
      * trip (mongo-c-driver has no asynchronous API): 4 threads, libuv's
      * default, would queue them. Read once, at the pool's first use. */
     setenv("UV_THREADPOOL_SIZE", "64", 0);
+    cli_console_editor = &cli_libedit_editor;
     if (argc < 2) {
         print_overview(stdout);
         return CLI_EXIT_OK;

@@ -276,4 +276,65 @@ describe('lusty.router', function()
       end
     end)
   end)
+  describe('methods', function()
+    local function call(a, method, uri)
+      return request(a, uri, { method = method })
+    end
+
+    it('runs a route written "GET pattern" only for GET and HEAD', function()
+      local a = app({ { ['GET users/{userId}'] = 'routes.record' } })
+      assert.are.equal('3', call(a, 'GET', '/users/3').ran[1].userId)
+      assert.are.equal('4', call(a, 'HEAD', '/users/4').ran[1].userId)
+      local ctx = call(a, 'POST', '/users/3')
+      assert.is_nil(ctx.ran)
+      assert.are.equal(405, ctx.response.status)
+      assert.are.equal('GET, HEAD', ctx.response.headers['allow'])
+      assert.are.equal(404, call(a, 'POST', '/other').response.status)
+    end)
+
+    it('takes a list of methods, in the entry or in the prefix', function()
+      local a = app({
+        { 'POST', 'PUT', ['users'] = 'routes.other' },
+        { ['GET,DELETE users/{userId}'] = 'routes.record' },
+      })
+      assert.are.same({ 'other' }, routes(call(a, 'PUT', '/users')))
+      assert.are.same({ 'other' }, routes(call(a, 'POST', '/users')))
+      assert.are.same({ 'record' }, routes(call(a, 'DELETE', '/users/1')))
+      local ctx = call(a, 'GET', '/users')
+      assert.are.equal(405, ctx.response.status)
+      assert.are.equal('POST, PUT', ctx.response.headers['allow'])
+      ctx = call(a, 'PATCH', '/users/1')
+      assert.are.equal('DELETE, GET, HEAD', ctx.response.headers['allow'])
+    end)
+
+    it('goes on to a later route of the same path for another method', function()
+      local a = app({
+        { ['GET users'] = 'routes.record' },
+        { ['POST users'] = 'routes.other' },
+        { ['users/{userId}'] = 'routes.record' },
+      })
+      assert.are.same({ 'record' }, routes(call(a, 'GET', '/users')))
+      assert.are.same({ 'other' }, routes(call(a, 'POST', '/users')))
+      local ctx = call(a, 'DELETE', '/users')
+      assert.are.equal('GET, HEAD, POST', ctx.response.headers['allow'])
+      -- A method-less route runs for any method, as before.
+      assert.are.same({ 'record' }, routes(call(a, 'DELETE', '/users/2')))
+    end)
+
+    it('lets error routing reach a route whatever the method', function()
+      local a = app({ { ['GET 404'] = 'routes.record' } })
+      local ctx = H.context({ method = 'POST', uri = '/x' })
+      ctx.channel = { 'request', '404' }
+      a:request(ctx)
+      assert.are.same({ 'record' }, routes(ctx))
+    end)
+
+    it('refuses a method that is not a name in capitals', function()
+      assert.has_error(function() app({ { 'get', ['users'] = 'routes.record' } }) end)
+      assert.has_error(function() app({ { 1, ['users'] = 'routes.record' } }) end)
+      assert.has_error(function()
+        app({ { ['users'] = 'routes.record', ['x'] = 'routes.other' } })
+      end)
+    end)
+  end)
 end)

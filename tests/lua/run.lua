@@ -4,12 +4,6 @@
 --
 --   lusty exec tests/lua/run.lua [busted options] [specs...]
 --
--- Busted reports a failed run by raising nil (or calling os.exit); both
--- become a non-zero exit status.
-local runner = require 'busted.runner'
-local ok, err = pcall(runner, { standalone = false })
-if not ok then
-  if err ~= nil then io.stderr:write(tostring(err), '\n') end
-  return 1
-end
-return 0
+-- The same runner as `lusty test` (runtime/lua/lusty/test.lua): a failed
+-- run becomes a non-zero exit status.
+return require('lusty.test').run()

@@ -69,6 +69,8 @@ function App:subscribe(channel, name, config)
   end
   local sub = self.event:subscribe(channelParts, module.handler, module.options)
   sub.module = name
+  -- What `lusty routes` reads of a router (lusty/routes.lua).
+  sub.routes = module.routes
   return sub
 end
 

@@ -7,6 +7,8 @@
 --         { [''] = 'requests.index' },                -- only /
 --         { ['users/{userId}'] = 'requests.users.show' },
 --         { ['users'] = 'requests.users.index' },     -- literal text
+--         { ['GET users/{userId}/posts'] = 'requests.posts.index' }, -- GET (and HEAD) only
+--         { 'POST', 'PUT', ['posts'] = 'requests.posts.write' },      -- a list of methods
 --         { ['404'] = 'requests.404' },               -- reached by error routing
 --       },
 --       -- lua_patterns = true,  -- opt in: patterns use Lua syntax (users[/]?)
@@ -20,6 +22,14 @@
 -- `{name}` matches one segment and becomes a local of the route file. The
 -- rest of a pattern is literal text unless the config has lua_patterns =
 -- true; patterns that cannot match what they seem to are warned about at load.
+--
+-- Methods: a pattern may start with methods in capitals and a space (`GET
+-- users`, `GET,POST users`), or its entry may list them first ({ 'GET',
+-- 'POST', [pattern] = module }). Such a route runs only for those methods,
+-- HEAD following GET; one without methods runs for any method, as before.
+-- A path that some route matches but none for the request's method gets
+-- 405 with an `Allow` header listing the methods of those routes, and the
+-- publish goes on (as with 404, the error routing answers it).
 --
 -- Which channel is being published: `context.channel` (an array) when the
 -- publisher sets it, as lusty.error.status does when it publishes
@@ -178,6 +188,52 @@ local function isErrorRoute(pattern)
   return code ~= nil and code >= 100 and code <= 599
 end
 
+-- The methods of an entry: the strings of its array part and a prefix of
+-- its pattern ("GET users/{id}", "GET,POST users"). Returns the pattern
+-- without the prefix and a set of methods (nil: any method), where GET
+-- brings HEAD with it, as a HEAD request is a GET without the body.
+local function methodsOf(i, entry, pattern)
+  local set, list = nil, {}
+  for k = 1, #entry do list[#list + 1] = entry[k] end
+  local prefix, rest = pattern:match('^([%u,|]+)%s+(.*)$')
+  if prefix then
+    pattern = rest
+    for m in prefix:gmatch('[^,|]+') do list[#list + 1] = m end
+  end
+  for k = 1, #list do
+    local m = list[k]
+    if type(m) ~= 'string' or not m:match('^%u+$') then
+      error(('lusty.router: config.patterns[%d]: a method must be a name in capitals such as'
+        .. " 'GET', got %s"):format(i, tostring(m)), 0)
+    end
+    set = set or {}
+    set[m] = true
+  end
+  if set and set.GET then set.HEAD = true end
+  return pattern, set
+end
+
+-- The one pattern of an entry (its only string key) and its module.
+local function entryOf(i, entry)
+  local pattern, module
+  if type(entry) == 'table' then
+    for k, v in pairs(entry) do
+      if type(k) == 'string' then
+        if pattern ~= nil then pattern = false break end
+        pattern, module = k, v
+      elseif type(k) ~= 'number' or k < 1 or k > #entry or k % 1 ~= 0 then
+        pattern = false
+        break
+      end
+    end
+  end
+  if not pattern or type(module) ~= 'string' then
+    error(('lusty.router: config.patterns[%d] must be a table { [pattern] = "module.name" }'
+      .. " with, optionally, its methods first: { 'GET', 'POST', [pattern] = ... }"):format(i), 0)
+  end
+  return pattern, module
+end
+
 -- The routes of config.patterns, in order.
 local function load(patterns)
   local routes = {}
@@ -187,15 +243,12 @@ local function load(patterns)
   end
   for i = 1, #patterns do
     local entry = patterns[i]
-    local pattern, module
-    if type(entry) == 'table' then pattern, module = next(entry) end
-    if pattern == nil or next(entry, pattern) ~= nil or type(module) ~= 'string' then
-      error(('lusty.router: config.patterns[%d] must be a one-entry table { [pattern] = "module.name" }')
-        :format(i), 0)
-    end
+    local written, module = entryOf(i, entry)
+    local pattern, methods = methodsOf(i, entry, written)
     local lua, captures = compile(pattern)
     routes[i] = {
-      pattern = pattern, lua = lua, captures = captures, module = module,
+      pattern = pattern, written = written, methods = methods, lua = lua,
+      captures = captures, module = module, literal = not luaPatterns,
       fast = #captures <= MAXFAST, errorOnly = isErrorRoute(pattern),
     }
   end
@@ -335,6 +388,15 @@ local function run(r, context, c1, c2, c3, c4)
   return fn(unpack(args, 1, n))
 end
 
+-- The Allow header of a path that matched only with other methods: the
+-- union of their methods, sorted.
+local function allowOf(allowed)
+  local list = {}
+  for m in pairs(allowed) do list[#list + 1] = m end
+  table.sort(list)
+  return concat(list, ', ')
+end
+
 local function handler(context)
   local path
   local published = rawget(context, 'channel')
@@ -347,13 +409,37 @@ local function handler(context)
     local response = context.response
     if type(response) == 'table' then response.status = 404 end
   end
+  local method, allowed
   for i = 1, nroutes do
     local r = routes[i]
     local lua = r.lua
     local s, _, c1, c2, c3, c4 = find(path, lua)
     if s and not (fromRequest and r.errorOnly) then
-      if r.fast then return run(r, context, c1, c2, c3, c4) end
-      return runSlow(r, context, select(3, find(path, lua)))
+      local methods = r.methods
+      -- Methods apply to a request's own path; error routing (404, 500)
+      -- reaches its route whatever the request's method.
+      if methods and fromRequest then
+        if method == nil then
+          local request = context.request
+          method = type(request) == 'table' and request.method or ''
+        end
+        if not methods[method] then
+          allowed = allowed or {}
+          for m in pairs(methods) do allowed[m] = true end
+          s = nil
+        end
+      end
+      if s then
+        if r.fast then return run(r, context, c1, c2, c3, c4) end
+        return runSlow(r, context, select(3, find(path, lua)))
+      end
+    end
+  end
+  if allowed then
+    local response = context.response
+    if type(response) == 'table' then
+      response.status = 405
+      if type(response.headers) == 'table' then response.headers['allow'] = allowOf(allowed) end
     end
   end
   return nil, true
