@@ -77,10 +77,16 @@ body_json() {
         body_json 'd["error"]["status"] == 404'
     done
 
-    # The app's own 500 page; the details go to the console.
+    # In development, a browser gets the development error page in place
+    # of the app's own 500 page: the error, file and line, the source
+    # around it, the traceback and the request.
     run -0 fetch -H "$HTML" "$u/boom"
     assert_line --index 0 '500 text/html'
-    assert_output --partial '<h1>500 Internal Server Error</h1>'
+    assert_output --partial '<h1>app/requests/boom.lua:7: boom: this route fails on purpose</h1>'
+    assert_output --partial '<p class="where">app/requests/boom.lua, line 7</p>'
+    assert_output --regexp "<span class=\"here\">7  error\(&#39;boom: this route fails on purpose&#39;\)</span>"
+    assert_output --partial 'stack traceback'
+    refute_output --partial "$APP/"
     run -0 fetch -H "$JSON" "$u/boom"
     assert_line --index 0 '500 application/json'
     body_json 'd["error"]["status"] == 500'

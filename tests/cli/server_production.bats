@@ -128,3 +128,13 @@ print(sum(1 for n in sys.argv[1:] for _ in open(n)))' "$BATS_TEST_TMPDIR/access.
     run -1 "$LUSTY_BIN" server --port 0 --access-log /nonexistent/dir/access.log "$APP"
     assert_output --partial "lusty: error: cannot open the access log '/nonexistent/dir/access.log'"
 }
+
+@test "production: an app's own 500 page is what a browser gets, never the development error page" {
+    "$LUSTY_BIN" init "$BATS_TEST_TMPDIR/site" --no-git -q
+    start_server_in "$BATS_TEST_TMPDIR/site" --env production
+    run -0 get -H 'Accept: text/html' "$(url /boom)"
+    assert_output --partial '<h1>500 Internal Server Error</h1>'
+    refute_output --partial 'boom.lua'
+    refute_output --partial 'traceback'
+    stop_server
+}

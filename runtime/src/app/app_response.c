@@ -284,6 +284,29 @@ static void end_page_for(lusty__app_req_t *r, const char *message, const char *t
     lusty_free(t);
 }
 
+/* In development, when the app answered an error with its own page (an
+ * HTML client, nothing written yet), the body becomes the development
+ * error page (lusty.error.dev_page): file, line, source, traceback and
+ * request, whatever the app's templates show. The app's status stays. */
+static void use_dev_page(lusty__app_req_t *r, lua_State *L, int ctx, int rs)
+{
+    int top = lua_gettop(L);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "lusty.error.dev_page");
+    if (lua_pcall(L, 1, 1, 0) == 0 && lua_istable(L, -1)) {
+        lua_getfield(L, -1, "respond");
+        lua_pushvalue(L, ctx);
+        lua_pushvalue(L, rs);
+        size_t len;
+        const char *html;
+        if (lua_pcall(L, 2, 1, 0) == 0 && (html = lua_tolstring(L, -1, &len)) != NULL) {
+            lusty_buf_clear(&r->body);
+            lusty_buf_append(&r->body, html, len);
+        }
+    }
+    lua_settop(L, top);
+}
+
 /* The body of lusty__app_finish(), in a protected call: (r, context,
  * response, error) on the stack. */
 static int finish_protected(lua_State *L)
@@ -301,6 +324,7 @@ static int finish_protected(lua_State *L)
          * none goes unseen; nobody answered: the runtime's 500 with the
          * details of the first. */
         int top = lua_gettop(L); /* the first error's strings stay below */
+        bool first_logged = logged;
         if (!(answered && logged))
             report_error(r, message, trace, answered);
         const char *more, *more_trace;
@@ -316,6 +340,11 @@ static int finish_protected(lua_State *L)
             end_page_for(r, message, trace);
             return 0;
         }
+        /* (An error whose cause the console has already said, such as a
+         * store outage, keeps the app's own page.) */
+        if (!r->w->app->hide_errors && !r->flushed && rs && lua_istable(L, ctx) &&
+            !first_logged && lusty__app_format(r->req) == LUSTY__APP_HTML)
+            use_dev_page(r, L, ctx, rs);
     }
     if (answered) {
         if (rs && !r->flushed)

@@ -103,4 +103,42 @@ function M.render(errors, request, root)
   return concat(out, '\n')
 end
 
+-- For the runtime (app_response.c), in development only: the page for a
+-- request whose error the app answered itself, and the response table's
+-- content type made HTML (whatever case the app wrote the header in).
+function M.respond(context, response)
+  local headers = type(response) == 'table' and response.headers
+  if type(headers) == 'table' then
+    for name in pairs(headers) do
+      if type(name) == 'string' and name:lower() == 'content-type' then headers[name] = nil end
+    end
+    headers['content-type'] = 'text/html; charset=utf-8'
+  end
+  -- File names as the console shows them: from the project root.
+  local ok, native = pcall(require, 'lusty.native')
+  local root = ok and type(native) == 'table' and native.root and native.root() or nil
+  local errors = context.error
+  if root and type(errors) == 'table' then
+    local prefix, shown = root:gsub('/$', '') .. '/', {}
+    local function strip(text)
+      if type(text) ~= 'string' then return text end
+      local out, at = {}, 1
+      while true do
+        local i, j = text:find(prefix, at, true)
+        if not i then break end
+        out[#out + 1] = text:sub(at, i - 1)
+        at = j + 1
+      end
+      out[#out + 1] = text:sub(at)
+      return table.concat(out)
+    end
+    for i, e in ipairs(errors) do
+      shown[i] = type(e) == 'table' and { message = strip(tostring(e.message)), trace = strip(e.trace) }
+        or strip(tostring(e))
+    end
+    errors = shown
+  end
+  return M.render(errors, context.request, root)
+end
+
 return M
