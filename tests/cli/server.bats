@@ -551,8 +551,11 @@ deadline = time.time() + 5
 while not os.path.exists(os.path.join(tmp, "go")) and time.time() < deadline:
     time.sleep(0.01)
 conns[0].sendall(b"\r\n")
-with open(os.path.join(tmp, "a.status"), "w") as f:
-    f.write(answered(conns[0]) + "\n")
+# Written whole, then renamed: the test waits for the file to exist.
+status = answered(conns[0])
+with open(os.path.join(tmp, "a.status.tmp"), "w") as f:
+    f.write(status + "\n")
+os.rename(os.path.join(tmp, "a.status.tmp"), os.path.join(tmp, "a.status"))
 time.sleep(5)
 PY
     holder=$!
