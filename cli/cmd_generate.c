@@ -57,8 +57,9 @@ typedef struct {
     char *path; /* relative to the project */
     char *content;
     size_t len;
-    char *action; /* "create", "overwrite" or "edit" */
-    char *tmp;    /* the temporary file written beside it */
+    char *action;  /* "create", "overwrite" or "edit" */
+    char *preview; /* for an edit: the lines it adds or changes, for --dry-run */
+    char *tmp;     /* the temporary file written beside it */
 } planned_file_t;
 
 static char *field(lua_State *L, int idx, const char *name, size_t *len)
@@ -77,7 +78,7 @@ static char *field(lua_State *L, int idx, const char *name, size_t *len)
 static void print_dry(const planned_file_t *f)
 {
     printf("would %s %s:\n", f->action, f->path);
-    const char *line = f->content;
+    const char *line = f->preview ? f->preview : f->content;
     while (*line) {
         const char *end = strchr(line, '\n');
         size_t n = end ? (size_t)(end - line) : strlen(line);
@@ -186,6 +187,7 @@ static int run_plan(const cli_project_t *p, bool force, bool dry_run, int nargs,
         files[i].path = field(L, -1, "path", NULL);
         files[i].content = field(L, -1, "content", &files[i].len);
         files[i].action = field(L, -1, "action", NULL);
+        files[i].preview = field(L, -1, "preview", NULL);
         lua_pop(L, 1);
     }
     lua_getfield(L, plan, "refused");
@@ -215,6 +217,7 @@ cleanup:
         lusty_free(files[i].path);
         lusty_free(files[i].content);
         lusty_free(files[i].action);
+        lusty_free(files[i].preview);
         lusty_free(files[i].tmp);
     }
     lusty_free(files);

@@ -25,7 +25,8 @@ const cli_cmd_t cli_commands[] = {
 const cli_cmd_t *cli_find_command(const char *name)
 {
     for (const cli_cmd_t *c = cli_commands; c->info; c++)
-        if (strcmp(c->info->name, name) == 0 || (c->info->alias && strcmp(c->info->alias, name) == 0))
+        if (strcmp(c->info->name, name) == 0 ||
+            (c->info->alias && strcmp(c->info->alias, name) == 0))
             return c;
     return NULL;
 }

@@ -39,6 +39,8 @@ local function readFile(path)
   return text
 end
 
+local function quote(s) return "'" .. s:gsub('\\', '\\\\'):gsub("'", "\\'") .. "'" end
+
 local function isIdentifier(name)
   return name:match('^[%a_][%w_]*$') ~= nil and not KEYWORDS[name]
 end
@@ -254,6 +256,9 @@ end
 local function appendToList(cfg, i, item, edits)
   if cfg.code[i]:match('{$') then
     local close = closingLine(cfg, i)
+    for k = i + 1, close - 1 do
+      if cfg.code[k]:match('^%s*' .. item:gsub('%p', '%%%0') .. '[%s,;]*$') then return end
+    end
     checkComma(cfg, i, close)
     edits[#edits + 1] = { before = close, lines = { indentOf(cfg.lines[close]) .. '  ' .. item .. ',' } }
     return
@@ -263,6 +268,9 @@ local function appendToList(cfg, i, item, edits)
   local code = cfg.code[i]
   local head, body = code:match('^(.-{)(.*)}[%s,;]*$')
   if not head or body:find('[{}]') then refuse(format('line %d is not a one-line list', i)) end
+  for listed in body:gmatch("['\"]([^'\"]*)['\"]") do
+    if quote(listed) == item then return end
+  end
   local at = #head + #body -- the closing brace is right after this in `code` and in `line`
   local sep = body:match('%S') and (body:match('[,;]%s*$') and ' ' or ', ') or ' '
   local before = line:sub(1, at):gsub('%s*$', '')
@@ -272,11 +280,11 @@ end
 -- -------------------------------------------------------------------------
 -- The router's patterns.
 
-local function quote(s) return "'" .. s:gsub('\\', '\\\\'):gsub("'", "\\'") .. "'" end
 
 -- An existing entry line -> { methods = set or nil, pattern = path text }.
 local function parseEntry(code, i)
   local key = code:match("%[%s*'([^']*)'%s*%]%s*=") or code:match('%[%s*"([^"]*)"%s*%]%s*=')
+  local whole = key
   if not key or not code:match('^%s*{.*}[%s,;]*$') then
     refuse(format('line %d of the router patterns is not a one-line { [pattern] = file } entry', i))
   end
@@ -292,7 +300,9 @@ local function parseEntry(code, i)
     for m in prefix:gmatch('[^,]+') do methods[m] = true end
     key = path
   end
-  return { methods = methods, path = key:gsub('^/+', ''):gsub('/+$', '') }
+  local module = code:match("%]%s*=%s*'([^']*)'") or code:match('%]%s*=%s*"([^"]*)"')
+  return { methods = methods, path = key:gsub('^/+', ''):gsub('/+$', ''), key = whole,
+    module = module }
 end
 
 -- Whether an existing route would take requests meant for `route`, so the
@@ -356,6 +366,11 @@ local function routeEdits(cfg, routes, edits)
   for _, route in ipairs(routes) do
     local at = close
     for _, entry in ipairs(entries) do
+      -- Run again (with --force): the entry is there already.
+      if entry.key == route.pattern and entry.module == route.module then
+        at = nil
+        break
+      end
       if takes(entry, route) then
         at = entry.line
         -- Keep the comment block just above that entry with it.
@@ -366,7 +381,9 @@ local function routeEdits(cfg, routes, edits)
       end
     end
     if at == close then checkComma(cfg, open, close) end
-    edits[#edits + 1] = { before = at, lines = { indent .. patternLine(route, route.module) } }
+    if at then
+      edits[#edits + 1] = { before = at, lines = { indent .. patternLine(route, route.module) } }
+    end
   end
 end
 
@@ -722,11 +739,31 @@ function G.resource(ctx, name, extra)
   return files, function(cfg, edits) routeEdits(cfg, routes, edits) end
 end
 
+-- What --dry-run shows of a config edit: the lines added or changed.
+local function preview(cfg, edits)
+  local out = {}
+  for _, e in ipairs(edits) do
+    if e.before then
+      out[#out + 1] = format('@@ before line %d', e.before)
+      for _, l in ipairs(e.lines) do out[#out + 1] = '+' .. l end
+    else
+      out[#out + 1] = format('@@ line %d', e.replace)
+      out[#out + 1] = '-' .. cfg.lines[e.replace]
+      out[#out + 1] = '+' .. e.line
+    end
+  end
+  return concat(out, '\n') .. '\n'
+end
+
 -- The lines to add when nothing could be located, from a blank config.
 local function fallbackLines(kind, args, files)
-  local blank = scan(header({
-    'return {', '  subscribers = {', "    ['request'] = {", "      ['lusty.router'] = {",
-    '        patterns = {', '        },', '      },', '    },', '  },', '}' }))
+  local router = kind == 'handler' and {} or { "    ['request'] = {",
+    "      ['lusty.router'] = {", '        patterns = {', '        },', '      },', '    },' }
+  local blank = { 'return {', '  subscribers = {' }
+  for _, l in ipairs(router) do blank[#blank + 1] = l end
+  blank[#blank + 1] = '  },'
+  blank[#blank + 1] = '}'
+  blank = scan(header(blank))
   local _, edit = G[kind]({ html = false, store = true }, unpack(args))
   local edits = {}
   edit(blank, edits)
@@ -738,7 +775,7 @@ local function fallbackLines(kind, args, files)
   end
   local where = kind == 'handler' and 'in `subscribers`'
     or kind == 'module' and 'in the returned table'
-    or "in the `patterns` of the ['lusty.router'] entry"
+    or "in the `patterns` of the ['lusty.router'] entry, before the routes that would\n  take its requests and before the error routes (404, 500)"
   return format('add %s:\n  %s', where, concat(out, '\n  '))
 end
 
@@ -756,7 +793,8 @@ function M.plan(root, appConfig, force, kind, ...)
     local ctx = {
       html = text:find('lusty.mustache', 1, true) ~= nil
         and readFile(root .. '/app/helpers/page.lua') ~= nil,
-      store = text:find('lusty.store', 1, true) ~= nil,
+      -- The lusty.store context module (not the backend on `store`).
+      store = text:find("['\"]lusty%.store['\"]") ~= nil,
     }
     local files, edit = gen(ctx, unpack(args))
     for _, f in ipairs(files) do
@@ -774,7 +812,10 @@ function M.plan(root, appConfig, force, kind, ...)
     local eok, err = pcall(edit, cfg, edits)
     local plan = { files = files }
     if eok then
-      files[#files + 1] = { path = appConfig, content = apply(cfg, edits), action = 'edit' }
+      if #edits > 0 then
+        files[#files + 1] = { path = appConfig, content = apply(cfg, edits), action = 'edit',
+          preview = preview(cfg, edits) }
+      end
     elseif type(err) == 'table' and err.refused then
       plan.refused = { message = format("cannot edit '%s': %s", appConfig, err.refused),
         lines = fallbackLines(kind, args, files) }
