@@ -216,3 +216,16 @@ resource	"
     run -0 --separate-stderr lusty __man
     assert_output --partial 'Also \fBlusty g\fR.'
 }
+
+@test "in the minimal template (no views, no JSON) a route answers text and its spec passes" {
+    cd "$BATS_TEST_TMPDIR"
+    lusty init small --template minimal --no-git --quiet >/dev/null
+    cd small
+    run -0 --separate-stderr lusty g route 'GET posts/{id}'
+    refute_line --partial 'app/views'
+    assert_file_contains app/requests/posts/show.lua "context.output = 'GET /posts/{id}' .. '\\\\nid = ' .. id"
+    run -0 --separate-stderr lusty test
+    assert_line --regexp '^1 success / 0 failures / 0 errors'
+    run -1 --separate-stderr lusty g resource notes
+    assert_stderr_line 0 'lusty: error: the app sends no JSON'
+}

@@ -412,7 +412,7 @@ local function examplePath(route)
   return '/' .. concat(parts, '/'), values
 end
 
-local function routeFile(route, view)
+local function routeFile(route, view, json)
   local out = { '-- ' .. routeTitle(route), '--',
     '-- Made by `lusty generate route`. lusty.router runs this file for each',
     '-- matching request with the locals `context` and `config`' }
@@ -430,6 +430,16 @@ local function routeFile(route, view)
   out[#out + 1] = ''
   out[#out + 1] = '-- The router sets status 404 before matching; a route that answers says so.'
   out[#out + 1] = 'context.response.status = 200'
+  if not json then
+    -- An app that sends no JSON (the minimal template): a text answer.
+    local shown = { quote(routeTitle(route)) }
+    for _, s in ipairs(route.segments) do
+      if s.param then shown[#shown + 1] = format("'\\n%s = ' .. %s", s.param, s.param) end
+    end
+    out[#out + 1] = "context.response.headers['content-type'] = 'text/plain; charset=utf-8'"
+    out[#out + 1] = 'context.output = ' .. concat(shown, ' .. ')
+    return header(out)
+  end
   out[#out + 1] = format('context.output = { route = %s%s }', quote(routeTitle(route)),
     #fields > 0 and ', ' .. concat(fields, ', ') or '')
   if view then
@@ -451,9 +461,25 @@ local function viewFile(route, module)
   })
 end
 
-local function routeSpec(route, html)
+local function routeSpec(route, html, json)
   local path, values = examplePath(route)
   local method = route.methods and route.methods[1] or 'GET'
+  if not json then
+    local out = {
+      format('-- Specs of %s, made by `lusty generate route`: run them with `lusty test`.',
+        routeTitle(route)),
+      format('describe(%s, function()', quote(routeTitle(route))),
+      "  it('answers with text', function()",
+      format('    local res = request(%s, %s)', quote(method), quote(path)),
+      '    assert.are.equal(200, res.status)',
+    }
+    for _, v in ipairs(values) do
+      out[#out + 1] = format("    assert.matches(%s, res.body, 1, true)", quote(v[1] .. ' = ' .. v[2]))
+    end
+    out[#out + 1] = '  end)'
+    out[#out + 1] = 'end)'
+    return header(out)
+  end
   local out = {
     format('-- Specs of %s, made by `lusty generate route`: run them with `lusty test`.',
       routeTitle(route)),
@@ -499,8 +525,9 @@ function G.route(ctx, pattern, extra)
     files[#files + 1] = { path = 'app/views/' .. view .. '.mustache',
       content = viewFile(route, route.module) }
   end
-  files[1].content = routeFile(route, view)
-  files[#files + 1] = { path = specName(route.module), content = routeSpec(route, ctx.html) }
+  files[1].content = routeFile(route, view, ctx.json)
+  files[#files + 1] = { path = specName(route.module),
+    content = routeSpec(route, ctx.html, ctx.json) }
   return files, function(cfg, edits) routeEdits(cfg, { route }, edits) end
 end
 
@@ -618,6 +645,10 @@ function G.resource(ctx, name, extra)
   if not name:match('^[%a][%w_]*$') or KEYWORDS[name] then
     usage(format("invalid resource name '%s': use a Lua identifier", name),
       "it names the store's collection and the URL, for example 'notes'")
+  end
+  if not ctx.json then
+    failure('the app sends no JSON', "subscribe 'lusty.json.output' on 'output' in app/config.lua "
+      .. "(and 'lusty.json.input' on 'input')")
   end
   if not ctx.store then
     failure('the app has no store',
@@ -793,6 +824,7 @@ function M.plan(root, appConfig, force, kind, ...)
     local ctx = {
       html = text:find('lusty.mustache', 1, true) ~= nil
         and readFile(root .. '/app/helpers/page.lua') ~= nil,
+      json = text:find('lusty.json.output', 1, true) ~= nil,
       -- The lusty.store context module (not the backend on `store`).
       store = text:find("['\"]lusty%.store['\"]") ~= nil,
     }
