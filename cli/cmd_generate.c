@@ -100,12 +100,13 @@ static int write_plan(const char *root, planned_file_t *files, size_t n)
         char *dir = lusty_strdup(dest);
         *strrchr(dir, '/') = '\0';
         int err = cli_mkdir_p(dir, 0777, &dirs);
-        if (err == 0)
-            err = cli_write_temp(dest, f->content, f->len, 0644, &f->tmp);
+        if (err != 0)
+            cli_error("cannot make the folder of '%s': %s", f->path, strerror(err));
+        else if ((err = cli_write_temp(dest, f->content, f->len, 0644, &f->tmp)) != 0)
+            cli_error("cannot write '%s': %s", f->path, strerror(err));
         lusty_free(dir);
         lusty_free(dest);
         if (err != 0) {
-            cli_error("cannot write '%s': %s", f->path, strerror(err));
             status = CLI_EXIT_FAILURE;
             break;
         }

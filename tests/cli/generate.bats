@@ -229,3 +229,13 @@ resource	"
     run -1 --separate-stderr lusty g resource notes
     assert_stderr_line 0 'lusty: error: the app sends no JSON'
 }
+
+@test "a file that cannot be written leaves nothing behind: no temporary file, no folder, config as it was" {
+    # A file where the view's folder must go: the route file's temporary
+    # copy was written already and must go again.
+    touch app/views/pages/posts
+    before=$(snapshot .)
+    run -1 --separate-stderr lusty g route 'GET posts/{id}'
+    assert_stderr_line 0 "lusty: error: cannot make the folder of 'app/views/pages/posts/show.mustache': File exists"
+    assert_equal "$(snapshot .)" "$before"
+}
