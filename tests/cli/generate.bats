@@ -135,6 +135,9 @@ PY
     assert_stderr_line 1 "hint: add the lines above to it yourself; the other files were written"
     cmp app/config.lua "$BATS_TEST_TMPDIR/odd.lua"
     assert_file_exists app/requests/posts/show.lua
+    run -1 --separate-stderr lusty g resource notes
+    assert_line "  { ['DELETE notes/{id}'] = 'requests.notes.delete' },"
+    cmp app/config.lua "$BATS_TEST_TMPDIR/odd.lua"
 
     # A subscribers table it cannot find: the handler's line is printed.
     printf 'local c = dofile("x")\nreturn c\n' >app/config.lua

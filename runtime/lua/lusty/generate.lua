@@ -795,7 +795,7 @@ local function fallbackLines(kind, args, files)
   blank[#blank + 1] = '  },'
   blank[#blank + 1] = '}'
   blank = scan(header(blank))
-  local _, edit = G[kind]({ html = false, store = true }, unpack(args))
+  local _, edit = G[kind]({ html = false, store = true, json = true }, unpack(args))
   local edits = {}
   edit(blank, edits)
   local out = {}
