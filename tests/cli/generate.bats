@@ -214,6 +214,11 @@ PY
 handler	
 module	
 resource	"
+    run -0 --separate-stderr lusty __complete g --dry-run ''
+    assert_line --partial 'resource'
+    # Only the first argument is a generator; NAME and CHANNEL are free.
+    run -0 --separate-stderr lusty __complete g handler ''
+    assert_output ''
     run -0 --separate-stderr lusty __complete generate --f
     assert_output --partial '--force'
     run -0 --separate-stderr lusty __man
