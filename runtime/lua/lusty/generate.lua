@@ -243,7 +243,7 @@ local function apply(cfg, edits)
   return concat(out, '\n') .. (cfg.trailingNewline and '\n' or '')
 end
 
--- The one top-level table (`return {`) and, in it, the line `key = {`.
+-- The lines that open and close the file's one returned table (`return {`).
 local function topTable(cfg)
   local tops = find(cfg, '^%s*return%s*{$', 0)
   if #tops ~= 1 then refuse("it does not end with one 'return {' table") end
