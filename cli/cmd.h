@@ -38,6 +38,8 @@ extern const cli_cmd_info_t cmd_test_info;
 int cmd_test(int argc, char **argv);
 extern const cli_cmd_info_t cmd_routes_info;
 int cmd_routes(int argc, char **argv);
+extern const cli_cmd_info_t cmd_generate_info;
+int cmd_generate(int argc, char **argv);
 
 /* The table of commands, NULL-terminated (defined in commands.c). */
 extern const cli_cmd_t cli_commands[];

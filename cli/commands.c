@@ -15,6 +15,7 @@ const cli_cmd_t cli_commands[] = {
     {&cmd_test_info, cmd_test},
     {&cmd_channels_info, cmd_channels},
     {&cmd_routes_info, cmd_routes},
+    {&cmd_generate_info, cmd_generate},
     {&cmd_completion_info, cmd_completion},
     {&cmd_complete_info, cmd_complete},
     {&cmd_man_info, cmd_man},
@@ -24,7 +25,8 @@ const cli_cmd_t cli_commands[] = {
 const cli_cmd_t *cli_find_command(const char *name)
 {
     for (const cli_cmd_t *c = cli_commands; c->info; c++)
-        if (strcmp(c->info->name, name) == 0)
+        if (strcmp(c->info->name, name) == 0 ||
+            (c->info->alias && strcmp(c->info->alias, name) == 0))
             return c;
     return NULL;
 }

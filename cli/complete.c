@@ -146,15 +146,26 @@ void cli_complete(int nwords, char **words, FILE *out)
      * flag that names a kind of its own ("bootstrap --update NAME..."). */
     const char *args_kind = info->args;
     bool only_args = false;
+    int positionals = 0;
     for (int i = cmd_index + 1; i < nwords - 1; i++) {
-        if (strcmp(words[i], "--") == 0)
+        if (strcmp(words[i], "--") == 0 && !only_args) {
             only_args = true;
+            continue;
+        }
         const cli_opt_t *o = !only_args && words[i][0] == '-'
                                  ? find_option(info, words[i], strlen(words[i]))
                                  : NULL;
         if (o && !o->value_name && o->complete)
             args_kind = o->complete;
+        if (o && o->value_name && !strchr(words[i], '='))
+            i++; /* its value */
+        else if (only_args || words[i][0] != '-')
+            positionals++;
     }
+    /* Choices ("route|handler|...") name the first argument only: what
+     * follows it (a generator's NAME) is free text. */
+    if (positionals > 0 && args_kind && strchr(args_kind, '|'))
+        args_kind = NULL;
 
     if (!only_args) {
         /* The value of the option just before: "--template <TAB>". */

@@ -80,6 +80,11 @@ static void write_command(FILE *out, const cli_cmd_info_t *info)
     fputs("\"\n", out);
     roff_text(out, info->summary);
     fputs(".\n", out);
+    if (info->alias) {
+        fputs("Also \\fBlusty ", out);
+        roff_text(out, info->alias);
+        fputs("\\fR.\n", out);
+    }
     if (info->description) {
         fputs(".PP\n", out);
         write_description(out, info->description);

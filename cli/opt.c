@@ -173,7 +173,10 @@ const char *cli_doc_dir(void)
 
 void cli_opt_print_help(const cli_cmd_info_t *cmd, FILE *out)
 {
-    fprintf(out, "usage: lusty %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->summary);
+    fprintf(out, "usage: lusty %s %s\n", cmd->name, cmd->usage);
+    if (cmd->alias)
+        fprintf(out, "   or: lusty %s %s\n", cmd->alias, cmd->usage);
+    fprintf(out, "\n%s\n", cmd->summary);
     if (cmd->description)
         fprintf(out, "\n%s", cmd->description);
     if (cmd->description && strstr(cmd->description, "docs/")) {

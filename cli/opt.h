@@ -33,6 +33,7 @@ typedef struct {
      * "file", "command" (lusty's commands), or choices "bash|zsh|fish". */
     const char *args;
     bool hidden; /* internal (used by the completion scripts): not listed */
+    const char *alias;       /* a shorter name that runs it too ("g"), or NULL */
 } cli_cmd_info_t;
 
 /* Iterates over argv, getopt-style: `--name value`, `--name=value`, `-p 80`,
