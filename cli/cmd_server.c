@@ -171,6 +171,10 @@ static const char *status_color(FILE *o, int status)
 static void access_log(void *data, const lusty_http_access_t *e)
 {
     server_ctx_t *ctx = data;
+    /* The browser's live-reload stream ends at every page reload: its
+     * lines would bury the app's. */
+    if (strncmp(e->target, LUSTY_APP_LIVE_PATH, sizeof LUSTY_APP_LIVE_PATH - 1) == 0)
+        return;
     char stamp[32];
     time_t now = time(NULL);
     struct tm tm;
@@ -443,6 +447,7 @@ static bool generation_start(generation_t *g, generation_t *from)
         .nmounts = g->conf.nmounts,
         .app = g->conf.app,
         .reload = g->reload,
+        .live = g->reload,
         .hide_errors = g->production,
         .trusted_proxies = g->conf.trusted,
         .ntrusted_proxies = g->conf.ntrusted,
