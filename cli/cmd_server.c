@@ -62,7 +62,7 @@ static const cli_opt_t options[] = {
     {"access-log", 0, "PATH",
      "Write the access log to PATH (appended; reopened on SIGUSR1) instead of stdout",
      OPT_ACCESS_LOG, "file"},
-    {"no-reload", 0, NULL, "Do not reload the app when its files change", OPT_NO_RELOAD},
+    {"no-reload", 0, NULL, "Do not reload the app, nor open pages in the browser, when files change", OPT_NO_RELOAD},
     {"lua-budget", 0, "MS",
      "Lua time per request before it is stopped with a 500 (default: server.lua_budget_ms, "
      "else 10000; 0: no limit)",

@@ -39,6 +39,7 @@ drive() {
     run drive css "http://127.0.0.1:$PORT/" "$APP/static/css/app.css"
     assert_success
     assert_output 'css swapped'
+    stop_server
 }
 
 @test "browser: a failing request shows the development error page with file and line" {
@@ -48,6 +49,7 @@ drive() {
     assert_success
     assert_output --partial 'app/requests/boom.lua:7: boom: this route fails on purpose'
     assert_output --partial 'app/requests/boom.lua, line 7'
+    stop_server
 }
 
 @test "the live script goes into HTML pages for browsers only, and the stream tells of changes" {
