@@ -74,6 +74,7 @@ drive() {
     # A page as of an older change is told to reload as soon as it connects.
     run curl -sN --max-time 1 "http://127.0.0.1:$PORT/__lusty/live?$page"
     assert_output --partial 'event: reload'
+    stop_server
 }
 
 @test "the stream is off in production and with --no-reload, and holds no stop" {
