@@ -62,7 +62,7 @@ static const cli_opt_t options[] = {
     {"access-log", 0, "PATH",
      "Write the access log to PATH (appended; reopened on SIGUSR1) instead of stdout",
      OPT_ACCESS_LOG, "file"},
-    {"no-reload", 0, NULL, "Do not reload the app when its files change", OPT_NO_RELOAD},
+    {"no-reload", 0, NULL, "Do not reload the app, nor open pages in the browser, when files change", OPT_NO_RELOAD},
     {"lua-budget", 0, "MS",
      "Lua time per request before it is stopped with a 500 (default: server.lua_budget_ms, "
      "else 10000; 0: no limit)",
@@ -171,6 +171,10 @@ static const char *status_color(FILE *o, int status)
 static void access_log(void *data, const lusty_http_access_t *e)
 {
     server_ctx_t *ctx = data;
+    /* The browser's live-reload stream ends at every page reload: its
+     * lines would bury the app's. */
+    if (strncmp(e->target, LUSTY_APP_LIVE_PATH, sizeof LUSTY_APP_LIVE_PATH - 1) == 0)
+        return;
     char stamp[32];
     time_t now = time(NULL);
     struct tm tm;
@@ -443,6 +447,7 @@ static bool generation_start(generation_t *g, generation_t *from)
         .nmounts = g->conf.nmounts,
         .app = g->conf.app,
         .reload = g->reload,
+        .live = g->reload,
         .hide_errors = g->production,
         .trusted_proxies = g->conf.trusted,
         .ntrusted_proxies = g->conf.ntrusted,

@@ -2,8 +2,8 @@
  * the HTTP core's fake client, the app worker (tests/fixtures/app-forms)
  * as the handler, response bytes out; no sockets. Requests that answer at
  * once, requests that sleep, a client that leaves while its request
- * sleeps, and the time budget. Every test ends with the worker freed and
- * uv_loop_close() returning 0. */
+ * sleeps, the time budget, and live reload's script and event stream.
+ * Every test ends with the worker freed and uv_loop_close() returning 0. */
 /* clang-format off: cmocka needs these first, in this order */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,7 +30,7 @@ typedef struct {
     lusty_app_worker_t *worker;
 } fixture_t;
 
-static void start(fixture_t *f, uint64_t budget_ms)
+static void start_with(fixture_t *f, lusty_app_options_t o)
 {
     memset(f, 0, sizeof *f);
     f->srv.cfg.handler = lusty_app_worker_handle;
@@ -39,10 +39,21 @@ static void start(fixture_t *f, uint64_t budget_ms)
     f->w.srv = &f->srv;
     f->w.max_conns = 16;
     assert_int_equal(uv_loop_init(&f->w.loop), 0);
-    lusty_app_options_t o = {.root = LUSTY_FIXTURES "/app-forms", .budget_ms = budget_ms};
+    o.root = LUSTY_FIXTURES "/app-forms";
     assert_int_equal(lusty_app_new(&f->app, &o), 0);
     assert_int_equal(lusty_app_worker_new(&f->worker, f->app, &f->w.loop), 0);
     f->w.handler_data = f->worker;
+}
+
+static void start(fixture_t *f, uint64_t budget_ms)
+{
+    start_with(f, (lusty_app_options_t){.budget_ms = budget_ms});
+}
+
+/* Development: live reload in the browser (no watcher is started). */
+static void start_live(fixture_t *f)
+{
+    start_with(f, (lusty_app_options_t){.reload = true, .live = true});
 }
 
 /* Runs the loop until `cond` holds, for at most three seconds. */
@@ -207,6 +218,83 @@ static void test_kept_response_functions_do_nothing(void **state)
     stop(&f);
 }
 
+static const char *const html_get = "GET /nothing HTTP/1.1\r\nHost: t\r\n"
+                                    "Accept: text/html,*/*;q=0.8\r\n\r\n";
+
+/* The live-reload script goes into the runtime's HTML pages in
+ * development only, before </body>; never into JSON. */
+static void test_live_script_in_html_pages(void **state)
+{
+    (void)state;
+    fixture_t f;
+    start_live(&f);
+    lusty__http_conn_open_fake(&f.w, &f.fake[0]);
+    send_str(&f.fake[0], html_get);
+    assert_true(run_until(&f, first_answered));
+    assert_non_null(strstr(f.fake[0].out.data, "HTTP/1.1 404 "));
+    const char *script = strstr(body(&f.fake[0]), "<script data-lusty-live>");
+    assert_non_null(script);
+    assert_non_null(strstr(script, "</script>\n</body></html>"));
+    lusty__http_conn_open_fake(&f.w, &f.fake[1]);
+    send_str(&f.fake[1], "GET /nothing HTTP/1.1\r\nHost: t\r\nAccept: application/json\r\n\r\n");
+    assert_true(run_until(&f, second_answered));
+    assert_null(strstr(f.fake[1].out.data, "lusty-live"));
+    stop(&f);
+
+    start(&f, 0);
+    lusty__http_conn_open_fake(&f.w, &f.fake[0]);
+    send_str(&f.fake[0], html_get);
+    assert_true(run_until(&f, first_answered));
+    assert_non_null(strstr(body(&f.fake[0]), "</body>"));
+    assert_null(strstr(f.fake[0].out.data, "lusty-live"));
+    stop(&f);
+}
+
+static bool both_streaming(fixture_t *f)
+{
+    return f->fake[0].out.data && strstr(f->fake[0].out.data, "retry: ") && f->fake[1].out.data &&
+           strstr(f->fake[1].out.data, "retry: ");
+}
+
+static bool second_freed(fixture_t *f)
+{
+    return f->fake[1].conn == NULL;
+}
+
+static bool first_ended(fixture_t *f)
+{
+    size_t n = f->fake[0].out.len;
+    return n >= 5 && memcmp(f->fake[0].out.data + n - 5, "0\r\n\r\n", 5) == 0;
+}
+
+/* The event stream: open until its client leaves or the server stops
+ * (which must not wait for it); none opens once stopping. */
+static void test_live_stream_ends_when_stopping(void **state)
+{
+    (void)state;
+    fixture_t f;
+    start_live(&f);
+    lusty__http_conn_open_fake(&f.w, &f.fake[0]);
+    lusty__http_conn_open_fake(&f.w, &f.fake[1]);
+    send_str(&f.fake[0], "GET /__lusty/live HTTP/1.1\r\nHost: t\r\n\r\n");
+    send_str(&f.fake[1], "GET /__lusty/live HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(run_until(&f, both_streaming));
+    assert_non_null(strstr(f.fake[0].out.data, "Content-Type: text/event-stream\r\n"));
+    /* No page said which change it is as of: it is told to reload. */
+    assert_non_null(strstr(f.fake[0].out.data, "event: reload\n"));
+    assert_int_equal(lusty_app_worker_in_flight(f.worker), 0); /* no task, no budget */
+    lusty__http_fake_end(&f.fake[1]);
+    assert_true(run_until(&f, second_freed));
+    assert_false(first_ended(&f));
+    lusty_app_worker_stopping(f.worker);
+    assert_true(run_until(&f, first_ended));
+    f.fake[0].out.len = 0;
+    send_str(&f.fake[0], "GET /__lusty/live HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(run_until(&f, first_answered));
+    assert_non_null(strstr(f.fake[0].out.data, "HTTP/1.1 503 "));
+    stop(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +303,8 @@ int main(void)
         cmocka_unit_test(test_client_leaves_while_sleeping),
         cmocka_unit_test(test_budget_stops_compiled_loop),
         cmocka_unit_test(test_kept_response_functions_do_nothing),
+        cmocka_unit_test(test_live_script_in_html_pages),
+        cmocka_unit_test(test_live_stream_ends_when_stopping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,12 +51,20 @@ typedef enum {
 typedef void (*lusty_app_report_cb)(void *data, lusty_app_report_t kind, const char *message);
 
 typedef struct {
-    const char *root;     /* the project folder (absolute), required */
-    const char *app;      /* the app config, relative to root; NULL: app/config.lua */
-    bool reload;          /* watch the project and reload on change */
-    bool hide_errors;     /* production: the runtime's 5xx pages carry no message,
-                             file or traceback (the report still does) */
-    uint64_t budget_ms;   /* per-request Lua time budget; 0 turns it off */
+    const char *root; /* the project folder (absolute), required */
+    const char *app;  /* the app config, relative to root; NULL: app/config.lua */
+    bool reload;      /* watch the project and reload on change */
+    /* Development: open pages reload in the browser after a change (a
+     * script added to HTML responses, fed by the event stream at
+     * LUSTY_APP_LIVE_PATH); needs `reload`. The static folders (absolute)
+     * are watched too: a change there reloads pages, not the app, and a
+     * change of .css files only swaps the pages' stylesheets. */
+    bool live;
+    const char *const *static_dirs;
+    size_t nstatic_dirs;
+    bool hide_errors;   /* production: the runtime's 5xx pages carry no message,
+                           file or traceback (the report still does) */
+    uint64_t budget_ms; /* per-request Lua time budget; 0 turns it off */
     /* Addresses or networks ("127.0.0.1", "10.0.0.0/8") of reverse proxies
      * whose X-Forwarded-For and X-Forwarded-Proto make the context's
      * request.remoteAddr and request.scheme; others' are ignored. */
@@ -69,6 +77,8 @@ typedef struct {
 } lusty_app_options_t;
 
 #define LUSTY_APP_DEFAULT_BUDGET_MS 10000
+/* The reserved path of the live-reload event stream (options.live). */
+#define LUSTY_APP_LIVE_PATH "/__lusty/live"
 
 /* Counts shown in the start-up block. */
 typedef struct {
@@ -106,6 +116,11 @@ void lusty_app_stop(lusty_app_t *app);
  * lusty_app_worker_free() (from worker_stop). */
 int lusty_app_worker_new(lusty_app_worker_t **out, lusty_app_t *app, uv_loop_t *loop);
 void lusty_app_worker_free(lusty_app_worker_t *w);
+
+/* The server begins to stop: ends the worker's live-reload event streams
+ * (they would otherwise hold the stop until its deadline). Call on the
+ * worker's thread (the HTTP core's worker_stopping hook). */
+void lusty_app_worker_stopping(lusty_app_worker_t *w);
 
 /* Requests of the worker in flight (running or waiting). */
 size_t lusty_app_worker_in_flight(const lusty_app_worker_t *w);

@@ -174,8 +174,13 @@ typedef struct {
     lusty_http_handler_cb handler;           /* required */
     lusty_http_worker_start_cb worker_start; /* optional */
     lusty_http_worker_stop_cb worker_stop;   /* optional */
-    void *worker_data;                       /* for worker_start/worker_stop */
-    lusty_http_access_cb access_log;         /* optional */
+    /* Optional: the worker begins to stop (its listeners are closing),
+     * before in-flight responses are waited for: the place to end
+     * responses that would otherwise never end (event streams). Same
+     * arguments as worker_stop; runs once, on the worker's thread. */
+    lusty_http_worker_stop_cb worker_stopping;
+    void *worker_data;               /* for worker_start/worker_stop */
+    lusty_http_access_cb access_log; /* optional */
     void *access_log_data;
     uint64_t shutdown_deadline_ms; /* in-flight requests get this long on stop; 5 s */
     /* A restart: a running server whose listening sockets this one shares

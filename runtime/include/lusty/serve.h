@@ -55,9 +55,11 @@ typedef struct {
     unsigned workers;                  /* threads, each with its own loop; 0 means 1 */
     const lusty_serve_mount_t *mounts; /* static folders; the longest matching prefix serves */
     size_t nmounts;
-    const char *app;                 /* the app config relative to root; NULL: app/config.lua */
-    bool reload;                     /* reload the app when its files change */
-    bool hide_errors;                /* production: 5xx pages without details */
+    const char *app;                    /* the app config relative to root; NULL: app/config.lua */
+    bool reload;                        /* reload the app when its files change */
+    bool live;                          /* and open pages in the browser (see
+                                           lusty_app_options_t.live) */
+    bool hide_errors;                   /* production: 5xx pages without details */
     const char *const *trusted_proxies; /* see lusty_app_options_t */
     size_t ntrusted_proxies;
     uint64_t budget_ms;              /* Lua time per request; 0: no limit */

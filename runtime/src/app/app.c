@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 void lusty__app_report(lusty_app_t *app, lusty_app_report_t kind, const char *message)
 {
@@ -50,27 +51,33 @@ int lusty_app_new(lusty_app_t **out, const lusty_app_options_t *opts)
     lusty_app_t *app = lusty_calloc(1, sizeof *app);
     app->root = lusty_strdup(opts->root);
     app->root_len = strlen(app->root);
+    atomic_init(&app->gen, 0);
+    atomic_init(&app->reported, 0);
+    atomic_init(&app->live_gen, 0);
+    atomic_init(&app->live_full, 0);
+    pthread_mutex_init(&app->lock, NULL);
     while (app->root_len > 1 && app->root[app->root_len - 1] == '/')
         app->root[--app->root_len] = '\0';
     app->app_file = lusty_strdup(opts->app && opts->app[0] ? opts->app : "app/config.lua");
     app->host = lusty_strdup(opts->host ? opts->host : "127.0.0.1");
     app->port = opts->port;
     app->reload = opts->reload;
+    app->live = opts->reload && opts->live;
+    if (app->live) {
+        /* Tells this server's pages from an earlier one's (a restart). */
+        app->boot = uv_hrtime() ^ ((uint64_t)getpid() << 40);
+        app->static_dirs = lusty_calloc(opts->nstatic_dirs + 1, sizeof(char *));
+        for (size_t i = 0; i < opts->nstatic_dirs; i++)
+            app->static_dirs[app->nstatic_dirs++] = lusty_strdup(opts->static_dirs[i]);
+    }
     app->hide_errors = opts->hide_errors;
     if (lusty__app_set_trusted(app, opts->trusted_proxies, opts->ntrusted_proxies) != 0) {
-        lusty_free(app->trusted);
-        lusty_free(app->host);
-        lusty_free(app->app_file);
-        lusty_free(app->root);
-        lusty_free(app);
+        lusty_app_free(app);
         return LUSTY_EINVAL;
     }
     app->budget_ms = opts->budget_ms;
     app->report = opts->report;
     app->report_data = opts->report_data;
-    atomic_init(&app->gen, 0);
-    atomic_init(&app->reported, 0);
-    pthread_mutex_init(&app->lock, NULL);
     *out = app;
     return 0;
 }
@@ -81,6 +88,9 @@ void lusty_app_free(lusty_app_t *app)
         return;
     pthread_mutex_destroy(&app->lock);
     lusty_free(app->trusted);
+    for (size_t i = 0; i < app->nstatic_dirs; i++)
+        lusty_free(app->static_dirs[i]);
+    lusty_free(app->static_dirs);
     for (unsigned i = 0; i < app->nchanged; i++)
         lusty_free(app->changed_files[i]);
     lusty_free(app->changed);
@@ -253,6 +263,8 @@ static void on_reload_async(uv_async_t *h)
     unsigned gen = atomic_load(&w->app->gen);
     if (!w->cur || w->cur->gen != gen)
         switch_gen(w, gen);
+    /* After the new code is loaded: a page reloading now gets it. */
+    lusty__app_live_notify(w);
 }
 
 static void on_async_closed(uv_handle_t *h)
@@ -290,6 +302,7 @@ void lusty_app_worker_free(lusty_app_worker_t *w)
         }
     }
     pthread_mutex_unlock(&app->lock);
+    lusty__app_live_close_all(w);
     lusty__app_requests_free(w);
     lusty__app_gen_release(w->cur);
     w->cur = NULL;
@@ -308,19 +321,29 @@ void lusty_app_worker_handle(void *data, const lusty_http_request_t *req,
 {
     lusty_app_worker_t *w = data;
     lusty_app_t *app = w->app;
-    unsigned gen = atomic_load_explicit(&app->gen, memory_order_relaxed);
+    if (app->live && strcmp(req->path, LUSTY_APP_LIVE_PATH) == 0) {
+        lusty__app_live_serve(w, req, res);
+        return;
+    }
+    /* Before the code's generation: the watcher bumps that one first, so
+     * a page never claims a change older than its code. */
+    unsigned live_gen = atomic_load(&app->live_gen);
+    unsigned gen = atomic_load(&app->gen);
     if (!w->cur || w->cur->gen != gen)
         switch_gen(w, gen);
     lusty__app_gen_t *g = w->cur;
     if (!g->host) {
+        /* Live reload shows the fixed app once the file is saved again. */
+        char *script = lusty__app_live_script(app, live_gen);
         lusty__app_page(res, req, 500,
                         app->hide_errors ? "Internal Server Error" : "The app failed to load",
-                        app->hide_errors ? NULL : g->error, NULL);
+                        app->hide_errors ? NULL : g->error, NULL, script);
+        lusty_free(script);
         return;
     }
     if (g->no_app) {
         lusty_http_response_send_status(res, 404, NULL, NULL);
         return;
     }
-    lusty__app_request_start(w, g, req, res);
+    lusty__app_request_start(w, g, req, res, live_gen);
 }

@@ -71,7 +71,7 @@ static void json_escape(lusty_buf_t *b, const char *s)
 }
 
 void lusty__app_page(lusty_http_response_t *res, const lusty_http_request_t *req, int status,
-                     const char *title, const char *message, const char *trace)
+                     const char *title, const char *message, const char *trace, const char *script)
 {
     lusty_buf_t b = LUSTY_BUF_INIT;
     const char *reason = lusty_http_status_reason(status);
@@ -111,8 +111,8 @@ void lusty__app_page(lusty_http_response_t *res, const lusty_http_request_t *req
             html_escape(&b, trace);
             lusty_buf_puts(&b, "</pre>\n");
         }
-        lusty_buf_printf(&b, "<p><small>lusty: %d %s</small></p></body></html>\n", status,
-                         reason);
+        lusty_buf_printf(&b, "<p><small>lusty: %d %s</small></p>%s</body></html>\n", status, reason,
+                         script ? script : "");
         break;
     default:
         type = "text/plain; charset=utf-8";

@@ -28,6 +28,7 @@ typedef struct lusty__app_gen {
 
 typedef struct lusty__app_watch lusty__app_watch_t;
 typedef struct lusty__app_net lusty__app_net_t;
+typedef struct lusty__app_live lusty__app_live_t;
 
 #define LUSTY__APP_MAX_CHANGED 16
 
@@ -45,8 +46,20 @@ struct lusty_app {
     lusty_app_report_cb report;
     void *report_data;
 
-    atomic_uint gen;      /* bumped by every change on disk */
+    atomic_uint gen;      /* bumped by every change of the app's code */
     atomic_uint reported; /* the last generation whose load was reported */
+
+    /* Live reload in the browser (options.live): `live_gen` is bumped by
+     * every change (code or static folders), after `gen`; `live_full` is
+     * the last live_gen that needs a full page reload (the others only
+     * changed stylesheets). `boot` tells this server's pages from those
+     * of an earlier one. Only the watcher writes them. */
+    bool live;
+    atomic_uint live_gen, live_full;
+    uint64_t boot;
+    char **static_dirs;
+    size_t nstatic_dirs;
+    bool changed_code, changed_page; /* the watcher's batch: code, static non-CSS */
 
     /* The watcher, on the caller's loop. */
     uv_loop_t *loop;
@@ -73,12 +86,13 @@ typedef struct lusty__app_req {
     lusty__app_gen_t *g;
     const lusty_http_request_t *req;
     lusty_http_response_t *res;
-    lusty_lua_task_t *task; /* while it waits */
-    void **box;             /* the closures' pointer back here */
-    lusty_buf_t body;       /* sent and not yet written */
-    bool flushed;           /* the head went out with a flush */
-    bool ended;             /* response.end() was called */
-    bool sent;              /* something was sent (even an empty body) */
+    lusty_lua_task_t *task;             /* while it waits */
+    void **box;                         /* the closures' pointer back here */
+    lusty_buf_t body;                   /* sent and not yet written */
+    bool flushed;                       /* the head went out with a flush */
+    bool ended;                         /* response.end() was called */
+    bool sent;                          /* something was sent (even an empty body) */
+    unsigned live_gen;                  /* app->live_gen when the request came */
     struct lusty__app_req *prev, *next; /* in w->reqs, or w->spare */
 } lusty__app_req_t;
 
@@ -91,6 +105,8 @@ struct lusty_app_worker {
     size_t nreqs;
     lusty__app_req_t *spare; /* finished, kept for reuse */
     size_t nspare;
+    lusty__app_live_t *live;       /* open live-reload event streams */
+    bool stopping;                 /* the server stops: no new streams */
     struct lusty_app_worker *next; /* in app->workers */
 };
 
@@ -108,9 +124,11 @@ char *lusty__app_relative(const lusty_app_t *app, const char *msg);
 /* Creates the registry refs of a freshly loaded generation; false (with
  * the message in g->error) when the runtime's modules fail. */
 bool lusty__app_gen_prepare(lusty__app_gen_t *g);
-/* Starts serving `req` on generation `g` (the worker's current one). */
+/* Starts serving `req` on generation `g` (the worker's current one);
+ * `live_gen`: app->live_gen as the request came (for the live script). */
 void lusty__app_request_start(lusty_app_worker_t *w, lusty__app_gen_t *g,
-                              const lusty_http_request_t *req, lusty_http_response_t *res);
+                              const lusty_http_request_t *req, lusty_http_response_t *res,
+                              unsigned live_gen);
 /* Ends every request in flight (the server stops): their tasks are
  * cancelled and their responses ended. */
 void lusty__app_requests_drop(lusty_app_worker_t *w);
@@ -135,8 +153,7 @@ void lusty__app_finish(lusty__app_req_t *r, lua_State *L, const char *pipeline_e
  * host, port, url, queryString, query, headers, body, params, suffix,
  * scheme, remoteAddr. */
 #define LUSTY__APP_CONTEXT_ARGS 13
-void lusty__app_push_context_args(lusty_app_t *app, lua_State *L,
-                                  const lusty_http_request_t *req,
+void lusty__app_push_context_args(lusty_app_t *app, lua_State *L, const lusty_http_request_t *req,
                                   const lusty_http_response_t *res);
 
 /* ---- app_proxy.c ---- */
@@ -155,8 +172,24 @@ typedef enum { LUSTY__APP_TEXT, LUSTY__APP_HTML, LUSTY__APP_JSON } lusty__app_fo
 lusty__app_format_t lusty__app_format(const lusty_http_request_t *req);
 /* Ends `res` with a runtime page: `status`, a title, and optional details
  * (a message, then a traceback) in the format the client prefers. */
+/* `script`: the live-reload script for HTML pages, or NULL. */
 void lusty__app_page(lusty_http_response_t *res, const lusty_http_request_t *req, int status,
-                     const char *title, const char *message, const char *trace);
+                     const char *title, const char *message, const char *trace, const char *script);
+
+/* ---- app_live.c ---- */
+/* Serves the event stream at LUSTY_APP_LIVE_PATH (kept open until the
+ * client leaves or the server stops). */
+void lusty__app_live_serve(lusty_app_worker_t *w, const lusty_http_request_t *req,
+                           lusty_http_response_t *res);
+/* Tells the worker's streams about changes they have not seen. */
+void lusty__app_live_notify(lusty_app_worker_t *w);
+/* Ends every stream of the worker. */
+void lusty__app_live_close_all(lusty_app_worker_t *w);
+/* The script pages get (NUL-terminated, lusty_free it); NULL when live
+ * reload is off. `live_gen`: the change the page is as of. */
+char *lusty__app_live_script(const lusty_app_t *app, unsigned live_gen);
+/* Puts `script` into an HTML body: before its last </body>, else at the end. */
+void lusty__app_live_inject(lusty_buf_t *body, const char *script);
 
 /* ---- app_reload.c ---- */
 int lusty__app_watch_start(lusty_app_t *app);

@@ -1,10 +1,12 @@
 /* Live reload: one uv_fs_event per folder (inotify watches folders, not
  * trees, and libuv's recursive flag is not supported on Linux) under app/
  * and lusty_modules/, plus the project root for lusty.json and root-level
- * modules. Events are debounced (an editor's save is several events); then
- * new folders get watchers, the generation is bumped and every worker is
- * woken to load the new code into a fresh host. Nothing is checked per
- * request but one atomic load. */
+ * modules, and with live reload in the browser the static folders.
+ * Events are debounced (an editor's save is several events); then new
+ * folders get watchers, the generation is bumped (a change of code) and
+ * every worker is woken to load the new code into a fresh host and tell
+ * the browsers (app_live.c). Nothing is checked per request but one
+ * atomic load. */
 #include "app_internal.h"
 
 #include "lusty/alloc.h"
@@ -22,6 +24,7 @@ struct lusty__app_watch {
     lusty_app_t *app;
     char *dir;
     bool root; /* the project root: only some names matter */
+    bool stat; /* in a static folder: pages reload, the app does not */
     bool seen; /* still there at the last scan */
     lusty__app_watch_t *next;
 };
@@ -35,6 +38,12 @@ static bool ignored(const char *name)
     if (name[0] == '.' || name[n - 1] == '~' || strcmp(name, "4913") == 0)
         return true;
     return n > 4 && (strcmp(name + n - 4, ".swp") == 0 || strcmp(name + n - 4, ".swx") == 0);
+}
+
+static bool is_css(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    return n > 4 && strcmp(name + n - 4, ".css") == 0;
 }
 
 static bool root_relevant(const char *name)
@@ -125,7 +134,14 @@ static void on_fs_event(uv_fs_event_t *h, const char *name, int events, int stat
     lusty__app_watch_t *wt = h->data;
     if (status < 0 || ignored(name) || (wt->root && !root_relevant(name)))
         return;
-    note_change(wt->app, wt, name);
+    if (wt->stat) {
+        /* A stylesheet is swapped in the page; anything else reloads it. */
+        if (!is_css(name))
+            wt->app->changed_page = true;
+    } else {
+        wt->app->changed_code = true;
+        note_change(wt->app, wt, name);
+    }
     uv_timer_start(wt->app->debounce, on_debounce, DEBOUNCE_MS, 0);
 }
 
@@ -144,7 +160,9 @@ static lusty__app_watch_t *find(lusty_app_t *app, const char *dir)
     return NULL;
 }
 
-static void watch(lusty_app_t *app, const char *dir, bool root)
+/* Watches `dir` (a folder already watched keeps what it is: a static
+ * folder under app/ is code). */
+static void watch(lusty_app_t *app, const char *dir, bool root, bool stat)
 {
     lusty__app_watch_t *wt = find(app, dir);
     if (wt) {
@@ -155,6 +173,7 @@ static void watch(lusty_app_t *app, const char *dir, bool root)
     wt->app = app;
     wt->dir = lusty_strdup(dir);
     wt->root = root;
+    wt->stat = stat;
     wt->seen = true;
     uv_fs_event_init(app->loop, &wt->h);
     wt->h.data = wt;
@@ -167,12 +186,12 @@ static void watch(lusty_app_t *app, const char *dir, bool root)
 }
 
 /* Watches `dir` and every folder below it (dot folders excepted). */
-static void watch_tree(lusty_app_t *app, const char *dir, int depth)
+static void watch_tree(lusty_app_t *app, const char *dir, int depth, bool stat_dir)
 {
     struct stat st;
     if (depth > 32 || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return;
-    watch(app, dir, false);
+    watch(app, dir, false, stat_dir);
     DIR *d = opendir(dir);
     if (!d)
         return;
@@ -182,7 +201,7 @@ static void watch_tree(lusty_app_t *app, const char *dir, int depth)
             continue;
         char *sub = lusty_asprintf("%s/%s", dir, de->d_name);
         if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode))
-            watch_tree(app, sub, depth + 1);
+            watch_tree(app, sub, depth + 1, stat_dir);
         lusty_free(sub);
     }
     closedir(d);
@@ -194,22 +213,25 @@ static void scan(lusty_app_t *app)
 {
     for (lusty__app_watch_t *wt = app->watches; wt; wt = wt->next)
         wt->seen = false;
-    watch(app, app->root, true);
+    watch(app, app->root, true, false);
     char *dir = lusty_asprintf("%s/app", app->root);
-    watch_tree(app, dir, 0);
+    watch_tree(app, dir, 0, false);
     lusty_free(dir);
     dir = lusty_asprintf("%s/lusty_modules", app->root);
-    watch_tree(app, dir, 0);
+    watch_tree(app, dir, 0, false);
     lusty_free(dir);
     /* The folder of an app file outside app/ (say "app.lua" or "src/x.lua"). */
     const char *slash = strrchr(app->app_file, '/');
     if (slash && strncmp(app->app_file, "app/", 4) != 0) {
         char *rel = lusty_strndup(app->app_file, (size_t)(slash - app->app_file));
         dir = rel[0] == '/' ? lusty_strdup(rel) : lusty_asprintf("%s/%s", app->root, rel);
-        watch_tree(app, dir, 0);
+        watch_tree(app, dir, 0, false);
         lusty_free(dir);
         lusty_free(rel);
     }
+    /* Last, so that a static folder inside app/ stays code. */
+    for (size_t i = 0; i < app->nstatic_dirs; i++)
+        watch_tree(app, app->static_dirs[i], 0, true);
     for (lusty__app_watch_t **p = &app->watches; *p;) {
         lusty__app_watch_t *wt = *p;
         if (!wt->seen) {
@@ -225,12 +247,24 @@ static void on_debounce(uv_timer_t *t)
 {
     lusty_app_t *app = t->data;
     scan(app);
-    char *what = changed_summary(app);
-    pthread_mutex_lock(&app->lock);
-    lusty_free(app->changed);
-    app->changed = what;
-    pthread_mutex_unlock(&app->lock);
-    atomic_fetch_add(&app->gen, 1);
+    bool code = app->changed_code, page = code || app->changed_page;
+    app->changed_code = app->changed_page = false;
+    if (code) {
+        char *what = changed_summary(app);
+        pthread_mutex_lock(&app->lock);
+        lusty_free(app->changed);
+        app->changed = what;
+        pthread_mutex_unlock(&app->lock);
+        atomic_fetch_add(&app->gen, 1);
+    }
+    if (app->live) {
+        /* After `gen` (see lusty_app_worker_handle()); only this thread
+         * writes them. */
+        unsigned live = atomic_load(&app->live_gen) + 1;
+        if (page)
+            atomic_store(&app->live_full, live);
+        atomic_store(&app->live_gen, live);
+    }
     pthread_mutex_lock(&app->lock);
     for (lusty_app_worker_t *w = app->workers; w; w = w->next)
         uv_async_send(&w->reload_async);

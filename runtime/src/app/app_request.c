@@ -166,10 +166,12 @@ static void on_client_closed(void *data, lusty_http_response_t *res)
 }
 
 void lusty__app_request_start(lusty_app_worker_t *w, lusty__app_gen_t *g,
-                              const lusty_http_request_t *req, lusty_http_response_t *res)
+                              const lusty_http_request_t *req, lusty_http_response_t *res,
+                              unsigned live_gen)
 {
     lusty_app_t *app = w->app;
     lusty__app_req_t *r = new_req(w);
+    r->live_gen = live_gen;
     r->g = g;
     g->refs++;
     r->req = req;

@@ -238,6 +238,44 @@ static bool error_at(lua_State *L, int ctx, int i, const char **message, const c
     return true;
 }
 
+/* Whether the response table at `rs` says its body is HTML (and not
+ * compressed), read raw: header names in any case. */
+static bool is_html(lua_State *L, int rs)
+{
+    bool html = false, encoded = false;
+    lua_pushliteral(L, "headers");
+    lua_rawget(L, rs);
+    if (lua_istable(L, -1)) {
+        int h = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, h)) {
+            if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+                const char *name = lua_tostring(L, -2), *value = lua_tostring(L, -1);
+                if (strcasecmp(name, "content-type") == 0)
+                    html = strncasecmp(value, "text/html", 9) == 0;
+                else if (strcasecmp(name, "content-encoding") == 0)
+                    encoded = strcasecmp(value, "identity") != 0;
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    return html && !encoded;
+}
+
+/* Development: an HTML page the handlers sent in one piece to a browser
+ * (Accept lists text/html) gets the live reload script; a streamed one
+ * does not (its end may be out already), nor one for curl or a script. */
+static void add_live_script(lusty__app_req_t *r, lua_State *L, int rs)
+{
+    if (!r->w->app->live || r->flushed || !rs || lusty__app_format(r->req) != LUSTY__APP_HTML ||
+        !is_html(L, rs))
+        return;
+    char *script = lusty__app_live_script(r->w->app, r->live_gen);
+    lusty__app_live_inject(&r->body, script);
+    lusty_free(script);
+}
+
 /* Ends the response with what the handlers sent. */
 static void end_sent(lusty__app_req_t *r)
 {
@@ -252,7 +290,9 @@ static void end_page(lusty__app_req_t *r, int status, const char *title, const c
      * tells a client about files, paths and code it should not see. */
     if (r->w->app->hide_errors && status >= 500)
         message = trace = NULL;
-    lusty__app_page(r->res, r->req, status, title, message, trace);
+    char *script = lusty__app_live_script(r->w->app, r->live_gen);
+    lusty__app_page(r->res, r->req, status, title, message, trace, script);
+    lusty_free(script);
     r->res = NULL;
 }
 
@@ -347,8 +387,10 @@ static int finish_protected(lua_State *L)
             use_dev_page(r, L, ctx, rs);
     }
     if (answered) {
-        if (rs && !r->flushed)
+        if (rs && !r->flushed) {
             apply_head(r, L, rs);
+            add_live_script(r, L, rs);
+        }
         end_sent(r);
         return 0;
     }

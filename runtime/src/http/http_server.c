@@ -329,6 +329,10 @@ static void begin_stop(lusty__http_worker_t *w)
             lusty__http_conn_drain(c, drain);
     }
     uv_timer_start(&w->deadline, on_deadline, w->srv->cfg.shutdown_deadline_ms, 0);
+    /* After the drain loop: responses the hook ends close their
+     * connections (stopping), which changes the list walked above. */
+    if (w->srv->cfg.worker_stopping && w->handler_data)
+        w->srv->cfg.worker_stopping(w->srv->cfg.worker_data, w->index, &w->loop, w->handler_data);
     lusty__http_worker_check_done(w);
 }
 

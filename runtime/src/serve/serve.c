@@ -17,6 +17,7 @@ struct lusty_serve {
     char *host;                 /* numeric */
     char *url;
     lusty_serve_mount_t *served;
+    char **served_dirs; /* their folders, absolute */
     size_t nserved;
     lusty_static_t *files;
     lusty_app_t *app;
@@ -74,6 +75,7 @@ static int mount_static(lusty_serve_t *srv, char **err_out)
     const lusty_serve_options_t *o = &srv->opts;
     lusty_static_new(&srv->files);
     srv->served = lusty_calloc(o->nmounts ? o->nmounts : 1, sizeof *srv->served);
+    srv->served_dirs = lusty_calloc(o->nmounts ? o->nmounts : 1, sizeof *srv->served_dirs);
     for (size_t i = 0; i < o->nmounts; i++) {
         const lusty_serve_mount_t *m = &o->mounts[i];
         char *path = m->folder[0] == '/' ? lusty_strdup(m->folder)
@@ -90,7 +92,9 @@ static int mount_static(lusty_serve_t *srv, char **err_out)
                 .kind = LUSTY_SERVE_STATIC_SKIPPED, .prefix = m->prefix, .path = path, .err = err};
             report(srv, &e);
         } else {
+            srv->served_dirs[srv->nserved] = path;
             srv->served[srv->nserved++] = *m;
+            path = NULL; /* kept in served_dirs */
         }
         lusty_free(path);
     }
@@ -119,6 +123,9 @@ int lusty_serve_new(lusty_serve_t **out, const lusty_serve_options_t *opts, char
         .root = opts->root,
         .app = opts->app,
         .reload = opts->reload,
+        .live = opts->live,
+        .static_dirs = (const char *const *)srv->served_dirs,
+        .nstatic_dirs = srv->nserved,
         .hide_errors = opts->hide_errors,
         .trusted_proxies = opts->trusted_proxies,
         .ntrusted_proxies = opts->ntrusted_proxies,
@@ -172,6 +179,15 @@ static void worker_stop(void *data, unsigned worker, uv_loop_t *loop, void *hand
     lusty_free(w);
 }
 
+static void worker_stopping(void *data, unsigned worker, uv_loop_t *loop, void *handler_data)
+{
+    (void)data;
+    (void)worker;
+    (void)loop;
+    serve_worker_t *w = handler_data;
+    lusty_app_worker_stopping(w->app);
+}
+
 int lusty_serve_listen(lusty_serve_t *srv)
 {
     lusty_http_config_t cfg = {
@@ -182,6 +198,7 @@ int lusty_serve_listen(lusty_serve_t *srv)
         .handler = handle,
         .worker_start = worker_start,
         .worker_stop = worker_stop,
+        .worker_stopping = worker_stopping,
         .worker_data = srv,
         .access_log = srv->opts.access_log,
         .access_log_data = srv->opts.access_log_data,
@@ -252,6 +269,9 @@ void lusty_serve_free(lusty_serve_t *srv)
     lusty_static_free(srv->files);
     lusty_app_free(srv->app);
     lusty_free(srv->app_error);
+    for (size_t i = 0; i < srv->nserved; i++)
+        lusty_free(srv->served_dirs[i]);
+    lusty_free(srv->served_dirs);
     lusty_free(srv->served);
     lusty_free(srv->url);
     lusty_free(srv->host);
