@@ -163,6 +163,29 @@ describe('cjson', function()
     assert.is_true(v.c)
     assert.has_error(function() cjson.decode('{nope') end)
   end)
+
+  it('decodes escapes, surrogate pairs and NUL; the last of a repeated key wins', function()
+    assert.are.equal('a"\\/\b\f\n\r\té😀', cjson.decode([["a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"]]))
+    assert.are.equal('nul\0inside', cjson.decode([["nul\u0000inside"]]))
+    assert.are.same({ a = 2 }, cjson.decode('{"a":1,"a":2}'))
+    assert.are.same({ {}, {}, { -500, 0.25, 100 } }, cjson.decode(' [ [] , {} , [-0.5e3, 25e-2, 1E+2] ] '))
+  end)
+
+  it('reads strict JSON only, saying where it stopped', function()
+    for text, at in pairs({ ['01'] = 2, ['1.'] = 3, ['.5'] = 1, ['+1'] = 1, ['[1,]'] = 4,
+        ['{"a":1,}'] = 8, ['tru'] = 1, ['"abc'] = 5, ['"\\x"'] = 3, ['"\\ud800"'] = 8,
+        ['"\\udc00"'] = 8, ['[1 2]'] = 4, [''] = 1, ['1 2'] = 3 }) do
+      local ok, err = pcall(cjson.decode, text)
+      assert.is_false(ok, text)
+      assert.are.equal('Expected value but found invalid token at character ' .. at, err)
+    end
+  end)
+
+  it('decodes 1000 nested arrays, not 1001', function()
+    local deep = ('['):rep(1000) .. (']'):rep(1000)
+    assert.is_true(pcall(cjson.decode, deep))
+    assert.is_false(pcall(cjson.decode, '[' .. deep .. ']'))
+  end)
 end)
 
 describe('lusty.host.msgh and lusty.host.trace', function()

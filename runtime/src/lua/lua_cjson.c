@@ -1,5 +1,5 @@
 /* `cjson`: the subset of lua-cjson that apps use (encode, decode, null,
- * empty_array), on top of cJSON, so an app that requires it runs with
+ * empty_array), made here, so an app that requires it runs with
  * nothing installed.
  *
  * Encoding follows lua-cjson: a table whose keys are all positive integers
@@ -10,7 +10,6 @@
  * encoded. Decoding gives tables, with cjson.null for null. */
 #include "lua_internal.h"
 
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -44,7 +43,8 @@ int lusty__lua_is_empty_array(lua_State *L, int idx)
  * single cost of a JSON response: about 40% of the default template's
  * pipeline. The text is the same as cJSON's: integers as digits, other
  * numbers with 15 significant digits unless 17 are needed to read back the
- * same double, strings escaped as cJSON does. Decoding stays on cJSON.
+ * same double, strings escaped as cJSON does. Decoding is
+ * lua_json_decode.c's.
  *
  * Each function returns 0, or -1 with the error message pushed. */
 static int encode_value(lua_State *L, int idx, int depth, lusty_buf_t *b);
@@ -305,58 +305,12 @@ static int json_encode(lua_State *L)
     return rc ? lua_error(L) : 1;
 }
 
-static void push_json(lua_State *L, const cJSON *j, int depth)
-{
-    /* cJSON refuses documents nested deeper than CJSON_NESTING_LIMIT, so the
-     * recursion is bounded. */
-    (void)depth;
-    lua_checkstack(L, 4);
-    if (cJSON_IsNull(j)) {
-        lusty__lua_push_null(L);
-    } else if (cJSON_IsBool(j)) {
-        lua_pushboolean(L, cJSON_IsTrue(j));
-    } else if (cJSON_IsNumber(j)) {
-        lua_pushnumber(L, j->valuedouble);
-    } else if (cJSON_IsString(j)) {
-        lua_pushstring(L, j->valuestring);
-    } else if (cJSON_IsArray(j)) {
-        lua_createtable(L, cJSON_GetArraySize(j), 0);
-        int i = 1;
-        for (const cJSON *c = j->child; c; c = c->next) {
-            push_json(L, c, depth + 1);
-            lua_rawseti(L, -2, i++);
-        }
-    } else {
-        lua_newtable(L);
-        for (const cJSON *c = j->child; c; c = c->next) {
-            lua_pushstring(L, c->string);
-            push_json(L, c, depth + 1);
-            lua_rawset(L, -3);
-        }
-    }
-}
-
 static int json_decode(lua_State *L)
 {
     size_t len;
     const char *text = luaL_checklstring(L, 1, &len);
-    const char *end = NULL;
-    cJSON *json = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (json && end) {
-        /* Only whitespace may follow the value. */
-        while (end < text + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
-            end++;
-        if (end != text + len) {
-            cJSON_Delete(json);
-            json = NULL;
-        }
-    }
-    if (!json) {
-        size_t at = end && end >= text ? (size_t)(end - text) + 1 : 1;
-        return luaL_error(L, "Expected value but found invalid token at character %d", (int)at);
-    }
-    push_json(L, json, 0);
-    cJSON_Delete(json);
+    if (lusty__lua_json_decode(L, text, len) != 0)
+        return lua_error(L);
     return 1;
 }
 

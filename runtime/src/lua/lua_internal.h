@@ -52,6 +52,8 @@ typedef struct {
     uv_idle_t *ready_idle;
     struct lusty__lua_batch *batch; /* batched work not yet sent to the pool */
     uv_idle_t *batch_idle;          /* sends it, in the loop's next idle phase */
+    uv_timer_t *batch_timer;        /* or once it has waited long enough */
+    struct lusty__lua_batches_out *batches_out; /* what is in the pool */
     unsigned turn_resumes;
     uint64_t turn_time;
     /* Task structs of ended tasks, kept for the next ones (a list through
@@ -162,6 +164,9 @@ int lusty__lua_open_util(lua_State *L);
 int lusty__lua_open_cjson(lua_State *L);
 /* Pushes the light userdata that stands for JSON null (cjson.null). */
 void lusty__lua_push_null(lua_State *L);
+/* Pushes the value of JSON text `text` (lua_json_decode.c) and returns 0,
+ * or pushes an error message and returns -1. */
+int lusty__lua_json_decode(lua_State *L, const char *text, size_t len);
 int lusty__lua_is_null(lua_State *L, int idx);
 int lusty__lua_is_empty_array(lua_State *L, int idx);
 /* Installs the preload entries of the native modules. */
