@@ -264,6 +264,18 @@ static void batched_work(void *data)
         w->sum += i;
 }
 
+/* The batch runner: each item in turn; the batch sizes it saw. */
+static unsigned batch_sizes[8];
+static int nbatches;
+
+static void batched_run(void **items, unsigned n)
+{
+    if (nbatches < 8)
+        batch_sizes[nbatches++] = n;
+    for (unsigned i = 0; i < n; i++)
+        batched_work(items[i]);
+}
+
 static batched_t *batched_seen[8];
 static int nbatched_seen;
 
@@ -286,8 +298,9 @@ static int l_batched_sum(lua_State *L)
     batched_t *w = lusty_calloc(1, sizeof *w);
     w->n = (long)luaL_checkinteger(L, 1);
     /* The key: which batch the work may share. */
-    return lusty_lua_wait_work_batched(L, (const void *)(intptr_t)luaL_checkinteger(L, 2),
-                                       batched_work, batched_resume, w);
+    return lusty_lua_wait_work_batched(L, batched_run,
+                                       (const void *)(intptr_t)luaL_checkinteger(L, 2),
+                                       batched_resume, w);
 }
 
 /* Work of one key asked for in one turn runs as one job: on one pool
@@ -315,6 +328,9 @@ static void test_wait_work_batched(void **state)
     assert_string_equal(d[2].result, "500500");
     assert_int_equal(d[3].calls, 0);
     assert_int_equal(nbatched_seen, 3);
+    /* One job of four items (the cancelled task's work runs too). */
+    assert_int_equal(nbatches, 1);
+    assert_int_equal(batch_sizes[0], 4);
     for (int i = 0; i < 3; i++) {
         assert_true(pthread_equal(batched_seen[i]->thread, batched_seen[0]->thread));
         assert_int_equal(batched_seen[i]->order, batched_seen[0]->order + i);
@@ -329,6 +345,7 @@ static void test_wait_work_batched(void **state)
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_string_equal(e[0].result, "6");
     assert_string_equal(e[1].result, "10");
+    assert_int_equal(nbatches, 3); /* a job per key */
     for (int i = 0; i < nbatched_seen; i++)
         lusty_free(batched_seen[i]);
     nbatched_seen = 0;
@@ -337,6 +354,113 @@ static void test_wait_work_batched(void **state)
     lusty_lua_host_free(h);
     close_loop(&loop);
     assert_int_equal(f.calls, 0);
+}
+
+/* Gated work: an item with a gate waits at it before it runs; each item
+ * notes when it ran among all gated work, and says it ran. */
+typedef struct {
+    uv_sem_t *gate, *ran;
+    int order;
+} gated_t;
+
+static atomic_int gated_order;
+static unsigned gated_sizes[8];
+static int ngated;
+
+static void gated_run(void **items, unsigned n)
+{
+    if (ngated < 8)
+        gated_sizes[ngated++] = n;
+    for (unsigned i = 0; i < n; i++) {
+        gated_t *g = items[i];
+        if (g->gate)
+            uv_sem_wait(g->gate);
+        g->order = atomic_fetch_add(&gated_order, 1);
+        if (g->ran)
+            uv_sem_post(g->ran);
+    }
+}
+
+static int gated_resume(lua_State *L, void *data)
+{
+    (void)L;
+    (void)data; /* the test owns it */
+    return 0;
+}
+
+static gated_t gated_items[4];
+
+static int l_gated(lua_State *L)
+{
+    gated_t *g = &gated_items[luaL_checkinteger(L, 1)];
+    return lusty_lua_wait_work_batched(L, gated_run, NULL, gated_resume, g);
+}
+
+/* While a batch is in the pool, the next one waits for it to come back
+ * (gathering what more is asked for meanwhile), and is sent as it comes
+ * back; but it waits 2 ms at most, so that slow work does not hold it up:
+ * here the first batch is held until the second has run, which would
+ * never happen if the second waited for it. */
+static void test_batch_waits_for_the_one_in_the_pool(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    lusty_lua_host_t *h = new_host(&loop, NULL, 0);
+    lua_State *L = lusty_lua_host_state(h);
+    lua_pushcfunction(L, l_gated);
+    lua_setglobal(L, "gated");
+    uv_sem_t gate, ran;
+    uv_sem_init(&gate, 0);
+    uv_sem_init(&ran, 0);
+    memset(gated_items, 0, sizeof gated_items);
+    ngated = 0;
+
+    /* 1. What is asked for while a batch is in the pool waits (the loop's
+     * clock says less than 2 ms passed: checked when the test was not
+     * held up itself), gathers more, and goes as one batch. */
+    lusty__lua_t *S = lusty__lua_state(L);
+    gated_items[0] = (gated_t){.gate = &gate, .ran = &ran};
+    done_t d[3] = {{0}};
+    start(h, "gated(0) return 'a'", 0, &d[0]);
+    uv_run(&loop, UV_RUN_NOWAIT); /* sent, held at the gate */
+    uint64_t t0 = uv_hrtime();
+    start(h, "gated(1) return 'b'", 0, &d[1]);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    bool in_time = uv_hrtime() - t0 < 1000000;
+    if (in_time)
+        assert_non_null(S->batch); /* b waits */
+    start(h, "gated(2) return 'c'", 0, &d[2]);
+    uv_sem_post(&gate);
+    uv_sem_wait(&ran);
+    while (d[0].calls + d[1].calls + d[2].calls < 3)
+        uv_run(&loop, UV_RUN_ONCE);
+    if (in_time) {
+        assert_int_equal(ngated, 2);
+        assert_int_equal(gated_sizes[1], 2); /* b and c */
+    }
+
+    /* 2. The first batch is held in the pool until the next has run: that
+     * one goes after 2 ms. */
+    ngated = 0;
+    gated_items[0] = (gated_t){.gate = &gate};
+    gated_items[1] = (gated_t){.ran = &ran};
+    done_t e[2] = {{0}};
+    start(h, "gated(0) return 'a'", 0, &e[0]);
+    uv_run(&loop, UV_RUN_NOWAIT); /* sent, held at the gate */
+    start(h, "gated(1) return 'b'", 0, &e[1]);
+    while (!e[1].calls)
+        uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(e[0].calls, 0);
+    uv_sem_post(&gate);
+    while (!e[0].calls)
+        uv_run(&loop, UV_RUN_ONCE);
+    assert_true(gated_items[1].order < gated_items[0].order);
+
+    lusty_lua_host_free(h);
+    close_loop(&loop);
+    uv_sem_destroy(&gate);
+    uv_sem_destroy(&ran);
 }
 
 /* ---- the budget ---- */
@@ -416,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_wake_ups_spread_over_turns),
         cmocka_unit_test(test_wait_work),
         cmocka_unit_test(test_wait_work_batched),
+        cmocka_unit_test(test_batch_waits_for_the_one_in_the_pool),
         cmocka_unit_test(test_budget_stops_compiled_loop),
         cmocka_unit_test(test_budget_stops_loading),
     };

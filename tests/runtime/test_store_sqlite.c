@@ -184,6 +184,57 @@ static void test_answers(void **state)
     free(got);
 }
 
+/* How many documents `get` on collection c answers. */
+static int count_docs(lusty__store_backend_t *be)
+{
+    const char *op = "{\"collection\":\"c\",\"method\":\"get\"}";
+    char *answer = NULL;
+    assert_int_equal(be->run(be, op, strlen(op), &answer), LUSTY__STORE_OK);
+    int n = 0;
+    for (const char *p = answer; (p = strstr(p, "\"_id\"")); p++)
+        n++;
+    free(answer);
+    return n;
+}
+
+static void post(lusty__store_backend_t *be, const char *id)
+{
+    char op[128], *answer = NULL;
+    snprintf(op, sizeof op, "{\"collection\":\"c\",\"method\":\"post\",\"doc\":{\"_id\":\"%s\"}}", id);
+    assert_int_equal(be->run(be, op, strlen(op), &answer), LUSTY__STORE_OK);
+    free(answer);
+}
+
+/* Reads between hold_reads(true) and hold_reads(false) see one snapshot
+ * (they are one read transaction); a write in between ends it first and
+ * is committed, as any write. Another process is played by a second
+ * backend on the same file (its own connection). */
+static void test_held_reads_share_a_snapshot(void **state)
+{
+    fixture_t *f = *state;
+    char *err = NULL;
+    lusty__store_backend_t *other =
+        lusty__store_sqlite_open("{\"path\": \"sub/store.sqlite3\"}", f->dir, &err);
+    assert_non_null(other);
+    post(f->be, "1");
+    assert_true(f->be->hold_reads(f->be, true));
+    assert_int_equal(count_docs(f->be), 1);
+    post(other, "2");
+    assert_int_equal(count_docs(f->be), 1); /* the snapshot of the first read */
+    f->be->hold_reads(f->be, false);
+    assert_int_equal(count_docs(f->be), 2);
+
+    assert_true(f->be->hold_reads(f->be, true));
+    assert_int_equal(count_docs(f->be), 2);
+    post(f->be, "3"); /* ends the read transaction, commits on its own */
+    assert_int_equal(count_docs(other), 3);
+    assert_int_equal(count_docs(f->be), 3);
+    f->be->hold_reads(f->be, false);
+    post(other, "4");
+    assert_int_equal(count_docs(f->be), 4); /* nothing held any more */
+    other->free(other);
+}
+
 static void test_open_fails_cleanly(void **state)
 {
     (void)state;
@@ -206,6 +257,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refuses_what_lua_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_values_are_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_held_reads_share_a_snapshot, setup, teardown),
         cmocka_unit_test(test_open_fails_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

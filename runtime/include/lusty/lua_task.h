@@ -75,14 +75,17 @@ typedef int (*lusty_lua_resume_cb)(lua_State *L, void *data);
  * coroutine the Lua code made itself. */
 int lusty_lua_wait_work(lua_State *L, lusty_lua_work_cb work, lusty_lua_resume_cb resume,
                         void *data);
+/* Work of one batch (below): the items' data in the order they were asked
+ * for, run on one pool thread. */
+typedef void (*lusty_lua_batch_cb)(void **items, unsigned n);
 /* As lusty_lua_wait_work(), for short work (a query of a local database):
- * the work of one `key` that tasks ask for in one turn of the loop goes
- * to the pool as one job (up to 32 items), run one after the other on one
- * pool thread. Handing each item to a thread of its own costs more than
- * such work (a futex wake-up and a switch each). Not for work that may
- * take long, such as a network round trip: one slow item holds up the
- * others of its job. */
-int lusty_lua_wait_work_batched(lua_State *L, const void *key, lusty_lua_work_cb work,
+ * the items of one `run` and `key` that tasks ask for in one turn of the
+ * loop go to the pool as one job (up to 32 items), and `run` gets them
+ * all, so that it may share what they have in common (a transaction).
+ * Handing each item to a thread of its own costs more than such work (a
+ * futex wake-up and a switch each). Not for work that may take long, such
+ * as a network round trip: one slow item holds up the others of its job. */
+int lusty_lua_wait_work_batched(lua_State *L, lusty_lua_batch_cb run, const void *key,
                                 lusty_lua_resume_cb resume, void *data);
 /* Suspends the calling task for `ms` milliseconds (0: until the loop's next
  * turn); raises like lusty_lua_wait_work(). */

@@ -390,35 +390,65 @@ static void on_after_work(uv_work_t *req, int status)
 /* ---- batched work ---- */
 
 #define BATCH_MAX 32
+/* How long a batch waits for the one in the pool to come back. */
+#define BATCH_HOLD_MS 2
+
+/* The batches of a host in the pool: shared with them, so that one coming
+ * back after the host is gone finds S NULL. */
+typedef struct lusty__lua_batches_out {
+    lusty__lua_t *S;
+    unsigned refs; /* the host's, and each batch's in the pool */
+    unsigned n;    /* batches in the pool */
+    uint64_t sent_at;
+} out_t;
 
 /* Work items of one key asked for in one turn of the loop, run as one job
  * of the pool (see lusty_lua_wait_work_batched()). */
 typedef struct lusty__lua_batch {
     uv_work_t work;
+    lusty_lua_batch_cb run;
     const void *key;
+    out_t *out;
     unsigned n;
     wait_t *items[BATCH_MAX];
 } batch_t;
 
+static void out_release(out_t *out)
+{
+    if (--out->refs == 0)
+        lusty_free(out);
+}
+
 static void on_batch_work(uv_work_t *req)
 {
     batch_t *b = req->data;
+    void *data[BATCH_MAX];
     for (unsigned i = 0; i < b->n; i++)
-        b->items[i]->work(b->items[i]->data);
+        data[i] = b->items[i]->data;
+    b->run(data, b->n);
 }
 
-/* A task resumed here may free the host; the other items' tasks are then
- * cancelled (their wait's task is NULL), and wait_done() only lets their
- * resume callbacks free their data. */
+static void send_batch(lusty__lua_t *S);
+
+/* The next batch is sent as this one comes back, before its tasks resume
+ * (the pool works on it meanwhile). A task resumed here may free the
+ * host; the other items' tasks are then cancelled (their wait's task is
+ * NULL), and wait_done() only lets their resume callbacks free their
+ * data. */
 static void on_batch_after_work(uv_work_t *req, int status)
 {
     (void)status; /* never cancelled */
     batch_t *b = req->data;
+    out_t *out = b->out;
+    out->n--;
+    if (out->S && out->S->batch)
+        send_batch(out->S);
     for (unsigned i = 0; i < b->n; i++) {
         wait_done(b->items[i]);
         lusty_free(b->items[i]);
     }
     lusty_free(b);
+    out_release(out);
 }
 
 static void send_batch(lusty__lua_t *S)
@@ -427,18 +457,47 @@ static void send_batch(lusty__lua_t *S)
     if (!b)
         return;
     S->batch = NULL;
+    if (S->batch_timer)
+        uv_timer_stop(S->batch_timer);
+    out_t *out = S->batches_out;
+    out->n++;
+    out->refs++;
+    out->sent_at = uv_now(S->loop);
+    b->out = out;
     b->work.data = b;
     uv_queue_work(S->loop, &b->work, on_batch_work, on_batch_after_work);
+}
+
+static void on_batch_timer(uv_timer_t *h)
+{
+    send_batch(h->data);
 }
 
 /* Runs in the idle phase, before the loop polls: work asked for by the
  * I/O callbacks of the last poll (the common case: requests that came
  * in together) goes as one job. The idle handle keeps that poll from
- * blocking. */
+ * blocking. While a batch is in the pool, this one waits for it to come
+ * back (BATCH_HOLD_MS at most, in case its work is slow) and gathers
+ * what more is asked for meanwhile: one thread of the pool serves the
+ * host's batches one after the other without sleeping in between, where
+ * sending at once woke another thread for each (a futex wake-up and a
+ * switch), and batches grow. */
 static void on_batch_idle(uv_idle_t *h)
 {
+    lusty__lua_t *S = h->data;
     uv_idle_stop(h);
-    send_batch(h->data);
+    out_t *out = S->batches_out;
+    uint64_t waited = uv_now(S->loop) - out->sent_at;
+    if (!S->batch || out->n == 0 || waited >= BATCH_HOLD_MS) {
+        send_batch(S);
+        return;
+    }
+    if (!S->batch_timer) {
+        S->batch_timer = lusty_malloc(sizeof *S->batch_timer);
+        uv_timer_init(S->loop, S->batch_timer);
+        S->batch_timer->data = S;
+    }
+    uv_timer_start(S->batch_timer, on_batch_timer, BATCH_HOLD_MS - waited, 0);
 }
 
 /* The task that L may suspend, or NULL after pushing why not. */
@@ -479,7 +538,7 @@ int lusty_lua_wait_work(lua_State *L, lusty_lua_work_cb work, lusty_lua_resume_c
     return lua_yield(L, 0);
 }
 
-int lusty_lua_wait_work_batched(lua_State *L, const void *key, lusty_lua_work_cb work,
+int lusty_lua_wait_work_batched(lua_State *L, lusty_lua_batch_cb run, const void *key,
                                 lusty_lua_resume_cb resume, void *data)
 {
     lusty_lua_task_t *t = waiter(L, "this call");
@@ -489,11 +548,18 @@ int lusty_lua_wait_work_batched(lua_State *L, const void *key, lusty_lua_work_cb
         return lua_error(L);
     }
     lusty__lua_t *S = t->S;
-    if (S->batch && (S->batch->key != key || S->batch->n == BATCH_MAX))
+    batch_t *b = S->batch;
+    if (b && (b->run != run || b->key != key || b->n == BATCH_MAX))
         send_batch(S);
     if (!S->batch) {
         S->batch = lusty_calloc(1, sizeof *S->batch);
+        S->batch->run = run;
         S->batch->key = key;
+        if (!S->batches_out) {
+            S->batches_out = lusty_calloc(1, sizeof *S->batches_out);
+            S->batches_out->S = S;
+            S->batches_out->refs = 1;
+        }
         if (!S->batch_idle) {
             S->batch_idle = lusty_malloc(sizeof *S->batch_idle);
             uv_idle_init(S->loop, S->batch_idle);
@@ -502,7 +568,6 @@ int lusty_lua_wait_work_batched(lua_State *L, const void *key, lusty_lua_work_cb
         uv_idle_start(S->batch_idle, on_batch_idle);
     }
     wait_t *w = new_wait(t, WAIT_WORK);
-    w->work = work;
     w->resume = resume;
     w->data = data;
     S->batch->items[S->batch->n++] = w;
@@ -667,6 +732,15 @@ void lusty__lua_tasks_close(lusty__lua_t *S)
     if (S->batch_idle) {
         uv_close((uv_handle_t *)S->batch_idle, free_handle);
         S->batch_idle = NULL;
+    }
+    if (S->batch_timer) {
+        uv_close((uv_handle_t *)S->batch_timer, free_handle);
+        S->batch_timer = NULL;
+    }
+    if (S->batches_out) {
+        S->batches_out->S = NULL;
+        out_release(S->batches_out);
+        S->batches_out = NULL;
     }
     if (S->ready_idle) {
         uv_close((uv_handle_t *)S->ready_idle, free_handle);

@@ -94,6 +94,7 @@ typedef struct {
     char *collection;
     char *op;
     size_t op_len;
+    bool reads; /* changes nothing: may share a snapshot with other reads */
     lusty__store_status_t status;
     char *answer; /* malloc'd by the backend (or by open) */
 } run_t;
@@ -173,6 +174,28 @@ static void run_work(void *data)
     note_outcome(r->slot, r);
 }
 
+/* The operations of one loop turn on one SQLite backend, in order. Reads
+ * next to each other share one read transaction. */
+static void run_batch(void **items, unsigned n)
+{
+    for (unsigned i = 0; i < n;) {
+        run_t *r = items[i];
+        unsigned end = i + 1;
+        while (r->reads && end < n && ((run_t *)items[end])->reads)
+            end++;
+        /* Only a backend already open: opening is run_work's (and its
+         * failure is each item's answer). */
+        lusty__store_backend_t *be =
+            end - i > 1 ? atomic_load_explicit(&r->slot->be, memory_order_acquire) : NULL;
+        bool held = be && be->hold_reads && be->hold_reads(be, true);
+        for (unsigned j = i; j < end; j++)
+            run_work(items[j]);
+        if (held)
+            be->hold_reads(be, false);
+        i = end;
+    }
+}
+
 static void run_free(run_t *r)
 {
     free(r->answer); /* malloc'd by a backend */
@@ -215,10 +238,11 @@ int lusty__store_l_run(lua_State *L)
     r->collection = lusty_strdup(collection);
     r->op = lusty_strndup(op, len);
     r->op_len = len;
+    r->reads = lua_toboolean(L, 4);
     /* SQLite's calls are short and local: those of one turn go to the
      * pool as one job. MongoDB's wait on the network: one thread each. */
     if (strcmp(s->name, "sqlite") == 0)
-        return lusty_lua_wait_work_batched(L, s, run_work, run_resume, r);
+        return lusty_lua_wait_work_batched(L, run_batch, s, run_resume, r);
     return lusty_lua_wait_work(L, run_work, run_resume, r);
 }
 

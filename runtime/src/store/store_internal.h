@@ -1,6 +1,7 @@
 #ifndef LUSTY_STORE_INTERNAL_H
 #define LUSTY_STORE_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* How a store operation failed; the Lua side maps it to an HTTP status:
@@ -26,6 +27,12 @@ struct lusty__store_backend {
     lusty__store_status_t (*run)(lusty__store_backend_t *self,
                                  const char *op_json, size_t op_len,
                                  char **answer);
+    /* Optional. hold_reads(self, true) before reads that may share one
+     * snapshot (asked for together), hold_reads(self, false) after them:
+     * they run in one read transaction, which spares taking and dropping
+     * the file's locks for each. Returns false when it holds nothing (the
+     * false call is then not made). On the calling thread, like run. */
+    bool (*hold_reads)(lusty__store_backend_t *self, bool hold);
     void (*free)(lusty__store_backend_t *self);
 };
 

@@ -294,6 +294,24 @@ bool lusty__sqlite_have_table(lusty__sqlite_run_t *r, bool create, bool *exists)
     return true;
 }
 
+/* Reads asked for together run in one read transaction: BEGIN is
+ * deferred, so the first read takes the snapshot and the locks, once for
+ * all. Only on a thread whose connection is open (the first operation
+ * opens it). */
+static bool sqlite_hold_reads(lusty__store_backend_t *self, bool hold)
+{
+    lusty__sqlite_t *b = (lusty__sqlite_t *)self;
+    lusty__sqlite_conn_t *c = uv_key_get(&b->key);
+    if (!c)
+        return false;
+    if (hold)
+        return sqlite3_get_autocommit(c->db) && exec_sql(c->db, "BEGIN") == SQLITE_OK;
+    if (!sqlite3_get_autocommit(c->db) && exec_sql(c->db, "COMMIT") != SQLITE_OK &&
+        !sqlite3_get_autocommit(c->db))
+        exec_sql(c->db, "ROLLBACK");
+    return true;
+}
+
 static lusty__store_status_t sqlite_run(lusty__store_backend_t *self, const char *op_json,
                                         size_t op_len, char **answer)
 {
@@ -328,6 +346,12 @@ static lusty__store_status_t sqlite_run(lusty__store_backend_t *self, const char
             r.error = strdup(err);
             lusty_free(err);
         } else {
+            /* A write never joins a held read transaction: that ends
+             * first (see sqlite_hold_reads). */
+            bool reads = strcmp(method->valuestring, "get") == 0 ||
+                         strcmp(method->valuestring, "options") == 0;
+            if (!reads && !sqlite3_get_autocommit(r.c->db))
+                sqlite_hold_reads(self, false);
             fn(&r);
         }
     }
@@ -412,6 +436,7 @@ lusty__store_backend_t *lusty__store_sqlite_open(const char *config_json, const 
     lusty__sqlite_t *b = lusty_calloc(1, sizeof *b);
     b->base.name = "sqlite";
     b->base.run = sqlite_run;
+    b->base.hold_reads = sqlite_hold_reads;
     b->base.free = sqlite_free;
     const char *p = cJSON_IsString(path) ? path->valuestring : "data/store.sqlite3";
     b->path =

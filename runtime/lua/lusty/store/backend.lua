@@ -151,7 +151,9 @@ local function handler(payload)
   if not ok then
     raise(backend, collection, 'invalid', 'cannot be written as JSON: ' .. tostring(encoded))
   end
-  local done, answer, message = run(handle, collection, encoded)
+  -- Reads asked for together may share one snapshot (the C side runs
+  -- them in one read transaction).
+  local done, answer, message = run(handle, collection, encoded, method == 'get' or method == 'options')
   if not done then raise(backend, collection, answer, message) end
   return cjson.decode(answer)
 end
