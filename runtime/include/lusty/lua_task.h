@@ -82,6 +82,8 @@ typedef void (*lusty_lua_batch_cb)(void **items, unsigned n);
  * the items of one `run` and `key` that tasks ask for in one turn of the
  * loop go to the pool as one job (up to 32 items), and `run` gets them
  * all, so that it may share what they have in common (a transaction).
+ * While a job of the host is in the pool, the next one waits for it to
+ * come back (2 ms at most) and gathers what more is asked for meanwhile.
  * Handing each item to a thread of its own costs more than such work (a
  * futex wake-up and a switch each). Not for work that may take long, such
  * as a network round trip: one slow item holds up the others of its job. */
