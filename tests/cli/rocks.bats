@@ -185,3 +185,54 @@ boot() { timeout 60 "$LUSTY_BIN" bootstrap --skip-mongodb "$@"; }
     run -0 "$LUSTY_BIN" exec -e 'print(require("looper"), require("reacher"))'
     assert_output "1	2"
 }
+
+@test "build.modules entries whose file is not named after the module are found by their name" {
+    # As luarocks installs them: "jsonish.input.json" = "src/input/json.lua"
+    # is the module jsonish.input.json, whatever folder the file is in.
+    local s="$BATS_TEST_TMPDIR/src/jsonish"
+    mkdir -p "$s/src/input" "$s/src/output"
+    cat >"$s/jsonish-0.1-0.rockspec" <<'EOF'
+package = "jsonish"
+version = "0.1-0"
+build = {
+  type = "builtin",
+  modules = {
+    ["jsonish.input.json"] = "src/input/json.lua",
+    ["jsonish.output.json"] = "src/output/json.lua",
+    ["jsonish.outside"] = "../outside.lua",
+  },
+}
+EOF
+    echo 'return { handler = function(context) context.output = { n = tonumber(context.request.query.n) } return nil, true end }' \
+        >"$s/src/input/json.lua"
+    cat >"$s/src/output/json.lua" <<'EOF'
+return {
+  handler = function(context)
+    context.response.headers['content-type'] = 'application/json'
+    context.response.send(config.prefix .. require('cjson').encode(context.output))
+  end,
+}
+EOF
+    echo 'return "outside"' >"$BATS_TEST_TMPDIR/src/outside.lua"
+    bare_repo jsonish
+    make_project "{\"jsonish\": {\"git\": \"$UP/jsonish.git\"}}"
+    cat >app/app/config.lua <<'EOF'
+return {
+  subscribers = {
+    ['input'] = { 'jsonish.input.json' },
+    ['output'] = { ['jsonish.output.json'] = { prefix = 'out:' } },
+  },
+  publishers = { 'input', 'output' },
+}
+EOF
+    run -0 --separate-stderr boot app
+    run -0 --separate-stderr bash -c 'cd app && "$LUSTY_BIN" exec -e "print(type(require(\"jsonish.input.json\").handler))"'
+    assert_output 'function'
+    # A file outside the repository is never loaded under a module's name.
+    run -1 --separate-stderr bash -c 'cd app && "$LUSTY_BIN" exec -e "require(\"jsonish.outside\")"'
+    grep -qF "module 'jsonish.outside' not found" <<<"$stderr"
+    start_server_in app --quiet
+    run -0 curl -s --max-time 10 "http://127.0.0.1:$PORT/x?n=7"
+    assert_output 'out:{"n":7}'
+    stop_server
+}

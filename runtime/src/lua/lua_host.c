@@ -264,6 +264,8 @@ int lusty__lua_load_module(lua_State *L, lusty__lua_t *S, const char *name, cons
         return load_source(L, prefix, e->source, e->len, e->chunkname);
     lusty_buf_t tried = LUSTY_BUF_INIT;
     char *file = S->project_path ? lusty__lua_search(S->project_path, name, &tried) : NULL;
+    if (!file && S->project_modules)
+        file = lusty__lua_project_module(S->project_modules, name);
     if (!file && (e = lusty__lua_embedded_find(name, 0))) {
         lusty_buf_free(&tried);
         return load_source(L, prefix, e->source, e->len, e->chunkname);
@@ -294,6 +296,8 @@ static int loader_project(lua_State *L)
     const char *name = luaL_checkstring(L, 1);
     lusty_buf_t tried = LUSTY_BUF_INIT;
     char *file = S->project_path ? lusty__lua_search(S->project_path, name, &tried) : NULL;
+    if (!file && S->project_modules)
+        file = lusty__lua_project_module(S->project_modules, name);
     if (!file) {
         lua_pushstring(L, tried.data ? tried.data : "");
         lusty_buf_free(&tried);
@@ -411,7 +415,7 @@ int lusty_lua_host_new(lusty_lua_host_t **out, const lusty_lua_options_t *opts, 
     }
     if (opts && opts->root) {
         h->root = lusty_strdup(opts->root);
-        h->S.project_path = lusty__lua_project_path(h->root);
+        h->S.project_path = lusty__lua_project_path(h->root, &h->S.project_modules);
     }
     h->app = lusty_strdup(opts && opts->app && opts->app[0] ? opts->app : "app/config.lua");
     h->S.host = h;
@@ -457,6 +461,7 @@ void lusty_lua_host_free(lusty_lua_host_t *h)
     lua_close(h->L);
     lusty__lua_clock_free(h->S.clock);
     lusty_free(h->S.project_path);
+    lusty_free(h->S.project_modules);
     lusty_buf_free(&h->S.scratch);
     lusty_free(h->root);
     lusty_free(h->app);

@@ -78,6 +78,7 @@ typedef struct {
     int last_err_ref, last_trace_ref;
     int rethrowing;      /* host.rethrow() is re-raising last_err */
     char *project_path;  /* the app's own templates, ';'-separated, or NULL */
+    char *project_modules; /* renamed rock modules (lusty__lua_project_module), or NULL */
     lusty_buf_t scratch; /* cjson.encode's output, reused across calls */
     int encoding;        /* scratch is in use */
 } lusty__lua_t;
@@ -183,7 +184,12 @@ void lusty__lua_push_not_found(lua_State *L, lusty__lua_t *S, const char *name);
 void lusty__lua_open_require(lua_State *L, lusty__lua_t *S);
 /* lua_modpath.c: the project's module path templates (app/, the top
  * folder, each fetched repository with its rockspec's folders or its
- * "path" in lusty.json), ';'-separated; lusty_free() it. */
-char *lusty__lua_project_path(const char *root);
+ * "path" in lusty.json), ';'-separated; lusty_free() it. *modules_out gets
+ * the rockspecs' modules whose file is not named after them (NULL when
+ * none; lusty_free() it). */
+char *lusty__lua_project_path(const char *root, char **modules_out);
+/* The file of module `name` among such `modules` when it exists (a new
+ * string, lusty_free()), else NULL. */
+char *lusty__lua_project_module(const char *modules, const char *name);
 
 #endif

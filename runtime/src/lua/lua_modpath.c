@@ -8,7 +8,12 @@
  *   2. otherwise the repository's top folder, then the folders its
  *      rockspec's build.modules puts modules in (`lustache =
  *      "src/lustache.lua"` gives src/), or, with no such rockspec, a src/
- *      folder when there is one. */
+ *      folder when there is one.
+ *
+ * A build.modules entry whose file is not named after its module
+ * (`["lusty-json.input.json"] = "src/input/json.lua"`) fits no template:
+ * luarocks installs that file under the module's name, so such entries
+ * are kept aside as a list of exact names (lusty__lua_project_module()). */
 #include "lua_internal.h"
 
 #include "lusty/alloc.h"
@@ -20,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -94,8 +100,25 @@ static char *module_folder(const char *module, const char *file)
     return result;
 }
 
-/* The templates of repository `name` at `dir`. */
-static void add_repo(lusty_buf_t *p, const char *dir, const char *name, const cJSON *handlers)
+/* Whether a build.modules file may be loaded by its module's name: a Lua
+ * file inside the repository. */
+static bool mappable(const char *file)
+{
+    size_t n = strlen(file);
+    if (file[0] == '/' || n < 5 || strcmp(file + n - 4, ".lua") != 0)
+        return false;
+    for (const char *c = file; c; c = strchr(c, '/')) {
+        c += *c == '/';
+        if (c[0] == '.' && c[1] == '.' && (c[2] == '/' || c[2] == '\0'))
+            return false;
+    }
+    return true;
+}
+
+/* The templates of repository `name` at `dir`, and its renamed modules as
+ * "module\tfile\n" lines in `map`. */
+static void add_repo(lusty_buf_t *p, lusty_buf_t *map, const char *dir, const char *name,
+                     const cJSON *handlers)
 {
     const cJSON *entry = cJSON_GetObjectItemCaseSensitive(handlers, name);
     const cJSON *path = cJSON_GetObjectItemCaseSensitive(entry, "path");
@@ -124,8 +147,11 @@ static void add_repo(lusty_buf_t *p, const char *dir, const char *name, const cJ
     size_t nseen = 0;
     for (size_t i = 0; rock && i < rock->nmodules; i++) {
         char *folder = module_folder(rock->modules[i], rock->files[i]);
-        if (!folder)
+        if (!folder) {
+            if (mappable(rock->files[i]))
+                lusty_buf_printf(map, "%s\t%s/%s\n", rock->modules[i], dir, rock->files[i]);
             continue;
+        }
         any = true;
         bool dup = folder[0] == '\0';
         for (size_t k = 0; k < nseen && !dup; k++)
@@ -148,9 +174,9 @@ static void add_repo(lusty_buf_t *p, const char *dir, const char *name, const cJ
     lusty_rockspec_free(rock);
 }
 
-char *lusty__lua_project_path(const char *root)
+char *lusty__lua_project_path(const char *root, char **modules_out)
 {
-    lusty_buf_t p = LUSTY_BUF_INIT;
+    lusty_buf_t p = LUSTY_BUF_INIT, map = LUSTY_BUF_INIT;
     lusty_buf_printf(&p, "%s/app/?.lua;%s/app/?/init.lua;%s/?.lua;%s/?/init.lua", root, root, root,
                      root);
     char *mods = lusty_asprintf("%s/lusty_modules", root);
@@ -175,7 +201,7 @@ char *lusty__lua_project_path(const char *root)
         const cJSON *handlers = n ? manifest_handlers(root, &doc) : (doc = NULL);
         for (size_t i = 0; i < n; i++) {
             char *dir = lusty_asprintf("%s/%s", mods, names[i]);
-            add_repo(&p, dir, names[i], handlers);
+            add_repo(&p, &map, dir, names[i], handlers);
             lusty_free(dir);
             lusty_free(names[i]);
         }
@@ -183,5 +209,27 @@ char *lusty__lua_project_path(const char *root)
         lusty_free(names);
     }
     lusty_free(mods);
+    *modules_out = map.len ? lusty_buf_detach(&map, NULL) : NULL;
+    lusty_buf_free(&map);
     return lusty_buf_detach(&p, NULL);
+}
+
+char *lusty__lua_project_module(const char *modules, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *l = modules; l && *l;) {
+        const char *tab = strchr(l, '\t'), *end = strchr(l, '\n');
+        if (!tab || !end)
+            break;
+        if ((size_t)(tab - l) == n && strncmp(l, name, n) == 0) {
+            char *file = lusty_strndup(tab + 1, (size_t)(end - tab - 1));
+            if (is_dir(file) || access(file, F_OK) != 0) {
+                lusty_free(file);
+                return NULL;
+            }
+            return file;
+        }
+        l = end + 1;
+    }
+    return NULL;
 }
