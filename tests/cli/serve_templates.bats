@@ -90,7 +90,10 @@ body_json() {
     run -0 fetch -H "$JSON" "$u/boom"
     assert_line --index 0 '500 application/json'
     body_json 'd["error"]["status"] == 500'
-    # As the server prints errors: method, target, paths from the project.
+    # As the server prints errors: method, target, paths from the project,
+    # and what the client got.
+    wait_for_lines "$BATS_TEST_TMPDIR/err" 'error: GET /boom: app/requests/boom.lua:7: boom: this route fails on purpose \(the client got the development error page; in production, what the app sent\)'
+    wait_for_lines "$BATS_TEST_TMPDIR/err" 'error: GET /boom: app/requests/boom.lua:7: boom: this route fails on purpose \(the client got what the app sent\)'
     wait_for_lines "$BATS_TEST_TMPDIR/err" 'ERROR +GET /boom: app/requests/boom.lua:7: boom' 2
     run cat "$BATS_TEST_TMPDIR/err"
     refute_output --partial "$APP/"

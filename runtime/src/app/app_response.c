@@ -296,17 +296,22 @@ static void end_page(lusty__app_req_t *r, int status, const char *title, const c
     r->res = NULL;
 }
 
+/* What the client got, said after an error when it was not the
+ * runtime's 500 page. */
+static const char *const GOT_APP_ANSWER = " (the client got what the app sent)";
+static const char *const GOT_DEV_PAGE =
+    " (the client got the development error page; in production, what the app sent)";
+
 /* Reports an error of the pipeline with its traceback (paths relative to
- * the project); `answered`: the client got what the app sent (what the
- * handlers sent, or the app's error page). */
-static void report_error(lusty__app_req_t *r, const char *message, const char *trace, bool answered)
+ * the project); `got`: what the client got (NULL: the runtime's page). */
+static void report_error(lusty__app_req_t *r, const char *message, const char *trace,
+                         const char *got)
 {
     lusty_app_t *app = r->w->app;
     char *m = lusty__app_relative(app, message);
     char *t = trace ? lusty__app_relative(app, trace) : NULL;
     char *line = lusty_asprintf("%s %s: %s%s%s%s", r->req->method, r->req->target, m,
-                                answered ? " (the client got what the app sent)" : "",
-                                t ? "\n" : "", t ? t : "");
+                                got ? got : "", t ? "\n" : "", t ? t : "");
     lusty__app_report(app, LUSTY_APP_ERROR, line);
     lusty_free(line);
     lusty_free(m);
@@ -364,26 +369,28 @@ static int finish_protected(lua_State *L)
          * none goes unseen; nobody answered: the runtime's 500 with the
          * details of the first. */
         int top = lua_gettop(L); /* the first error's strings stay below */
-        bool first_logged = logged;
+        /* (An error whose cause the console has already said, such as a
+         * store outage, keeps the app's own page.) */
+        bool dev_page = answered && !r->w->app->hide_errors && !r->flushed && rs &&
+                        lua_istable(L, ctx) && !logged &&
+                        lusty__app_format(r->req) == LUSTY__APP_HTML;
+        const char *got = !answered ? NULL : dev_page ? GOT_DEV_PAGE : GOT_APP_ANSWER;
         if (!(answered && logged))
-            report_error(r, message, trace, answered);
+            report_error(r, message, trace, got);
         const char *more, *more_trace;
         for (int i = 2; i <= 16 && lua_istable(L, ctx); i++) {
             lua_settop(L, top);
             if (!error_at(L, ctx, i, &more, &more_trace, &logged))
                 break;
             if (!(answered && logged))
-                report_error(r, more, more_trace, answered);
+                report_error(r, more, more_trace, got);
         }
         lua_settop(L, top);
         if (!answered) {
             end_page_for(r, message, trace);
             return 0;
         }
-        /* (An error whose cause the console has already said, such as a
-         * store outage, keeps the app's own page.) */
-        if (!r->w->app->hide_errors && !r->flushed && rs && lua_istable(L, ctx) &&
-            !first_logged && lusty__app_format(r->req) == LUSTY__APP_HTML)
+        if (dev_page)
             use_dev_page(r, L, ctx, rs);
     }
     if (answered) {
