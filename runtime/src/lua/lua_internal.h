@@ -53,6 +53,7 @@ typedef struct {
     struct lusty__lua_batch *batch; /* batched work not yet sent to the pool */
     uv_idle_t *batch_idle;          /* sends it, in the loop's next idle phase */
     uv_timer_t *batch_timer;        /* or once it has waited long enough */
+    struct lusty__lua_batch *spare_batch; /* one that came back, for the next */
     struct lusty__lua_batches_out *batches_out; /* what is in the pool */
     unsigned turn_resumes;
     uint64_t turn_time;

@@ -447,7 +447,10 @@ static void on_batch_after_work(uv_work_t *req, int status)
         wait_done(b->items[i]);
         lusty_free(b->items[i]);
     }
-    lusty_free(b);
+    if (out->S && !out->S->spare_batch)
+        out->S->spare_batch = b; /* kept for the next batch */
+    else
+        lusty_free(b);
     out_release(out);
 }
 
@@ -552,7 +555,14 @@ int lusty_lua_wait_work_batched(lua_State *L, lusty_lua_batch_cb run, const void
     if (b && (b->run != run || b->key != key || b->n == BATCH_MAX))
         send_batch(S);
     if (!S->batch) {
-        S->batch = lusty_calloc(1, sizeof *S->batch);
+        if (S->spare_batch) {
+            S->batch = S->spare_batch;
+            S->spare_batch = NULL;
+            S->batch->n = 0;
+        } else {
+            S->batch = lusty_malloc(sizeof *S->batch);
+            S->batch->n = 0;
+        }
         S->batch->run = run;
         S->batch->key = key;
         if (!S->batches_out) {
@@ -737,6 +747,8 @@ void lusty__lua_tasks_close(lusty__lua_t *S)
         uv_close((uv_handle_t *)S->batch_timer, free_handle);
         S->batch_timer = NULL;
     }
+    lusty_free(S->spare_batch);
+    S->spare_batch = NULL;
     if (S->batches_out) {
         S->batches_out->S = NULL;
         out_release(S->batches_out);

@@ -361,8 +361,9 @@ static lusty__store_status_t sqlite_run(lusty__store_backend_t *self, const char
         *answer = r.error;
         return r.status;
     }
-    *answer = strdup(r.out.data ? r.out.data : "null");
-    lusty_buf_free(&r.out);
+    if (!r.out.data)
+        lusty_buf_puts(&r.out, "null");
+    *answer = lusty_buf_detach(&r.out, NULL); /* the text as built, not a copy */
     return LUSTY__STORE_OK;
 }
 
