@@ -90,6 +90,7 @@ typedef struct lusty__app_req {
     void **box;                         /* the closures' pointer back here */
     lusty_buf_t body;                   /* sent and not yet written */
     bool flushed;                       /* the head went out with a flush */
+    bool html_body; /* the handlers' head says text/html, not encoded */
     bool ended;                         /* response.end() was called */
     bool sent;                          /* something was sent (even an empty body) */
     unsigned live_gen;                  /* app->live_gen when the request came */

@@ -87,6 +87,16 @@ static int r_send(lua_State *L)
 
 /* Sets the status and headers of the response table at `idx` on the HTTP
  * response; returns the status used. */
+/* Notes what a response header says of the body: HTML, encoded (for the
+ * live reload script, which only goes into plain HTML). */
+static void note_content(const char *name, const char *value, bool *html, bool *encoded)
+{
+    if (strcasecmp(name, "content-type") == 0)
+        *html = strncasecmp(value, "text/html", 9) == 0;
+    else if (strcasecmp(name, "content-encoding") == 0)
+        *encoded = strcasecmp(value, "identity") != 0;
+}
+
 static int apply_head(lusty__app_req_t *r, lua_State *L, int idx)
 {
     int status = 200;
@@ -99,6 +109,7 @@ static int apply_head(lusty__app_req_t *r, lua_State *L, int idx)
         lusty_http_response_set_status(r->res, status);
     }
     lua_getfield(L, idx, "headers");
+    bool html = false, encoded = false;
     if (lua_istable(L, -1)) {
         int h = lua_gettop(L);
         lua_pushnil(L);
@@ -107,6 +118,8 @@ static int apply_head(lusty__app_req_t *r, lua_State *L, int idx)
             if (lua_type(L, -2) == LUA_TSTRING &&
                 strcasecmp(lua_tostring(L, -2), "content-length") != 0) {
                 const char *name = lua_tostring(L, -2);
+                if (lua_type(L, -1) == LUA_TSTRING && (name[0] | 0x20) == 'c')
+                    note_content(name, lua_tostring(L, -1), &html, &encoded);
                 if (lua_istable(L, -1)) {
                     int n = (int)lua_objlen(L, -1);
                     for (int i = 1; i <= n; i++) {
@@ -125,6 +138,7 @@ static int apply_head(lusty__app_req_t *r, lua_State *L, int idx)
         }
     }
     lua_pop(L, 1);
+    r->html_body = html && !encoded;
     return status;
 }
 
@@ -240,36 +254,13 @@ static bool error_at(lua_State *L, int ctx, int i, const char **message, const c
 
 /* Whether the response table at `rs` says its body is HTML (and not
  * compressed), read raw: header names in any case. */
-static bool is_html(lua_State *L, int rs)
-{
-    bool html = false, encoded = false;
-    lua_pushliteral(L, "headers");
-    lua_rawget(L, rs);
-    if (lua_istable(L, -1)) {
-        int h = lua_gettop(L);
-        lua_pushnil(L);
-        while (lua_next(L, h)) {
-            if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
-                const char *name = lua_tostring(L, -2), *value = lua_tostring(L, -1);
-                if (strcasecmp(name, "content-type") == 0)
-                    html = strncasecmp(value, "text/html", 9) == 0;
-                else if (strcasecmp(name, "content-encoding") == 0)
-                    encoded = strcasecmp(value, "identity") != 0;
-            }
-            lua_pop(L, 1);
-        }
-    }
-    lua_pop(L, 1);
-    return html && !encoded;
-}
-
 /* Development: an HTML page the handlers sent in one piece to a browser
  * (Accept lists text/html) gets the live reload script; a streamed one
  * does not (its end may be out already), nor one for curl or a script. */
-static void add_live_script(lusty__app_req_t *r, lua_State *L, int rs)
+static void add_live_script(lusty__app_req_t *r, int rs)
 {
-    if (!r->w->app->live || r->flushed || !rs || lusty__app_format(r->req) != LUSTY__APP_HTML ||
-        !is_html(L, rs))
+    if (!r->w->app->live || r->flushed || !rs || !r->html_body ||
+        lusty__app_format(r->req) != LUSTY__APP_HTML)
         return;
     char *script = lusty__app_live_script(r->w->app, r->live_gen);
     lusty__app_live_inject(&r->body, script);
@@ -396,7 +387,7 @@ static int finish_protected(lua_State *L)
     if (answered) {
         if (rs && !r->flushed) {
             apply_head(r, L, rs);
-            add_live_script(r, L, rs);
+            add_live_script(r, rs);
         }
         end_sent(r);
         return 0;
