@@ -99,4 +99,10 @@ int lusty_lua_mustache_render(lua_State *L, int idx, const lusty_mustache_t *tpl
                               const lusty_mustache_partials_t *partials, lusty_buf_t *out,
                               lusty_mustache_error_t *err);
 
+/* Pushes the value of the JSON text `text` (`len` bytes) as cjson.decode
+ * gives it (tables, cjson.null for null) and returns 0; or pushes an
+ * error message saying where the text is wrong and returns -1. For C
+ * that has JSON text for Lua, without making a Lua string of it first. */
+int lusty_lua_push_json(lua_State *L, const char *text, size_t len);
+
 #endif

@@ -305,6 +305,11 @@ static int json_encode(lua_State *L)
     return rc ? lua_error(L) : 1;
 }
 
+int lusty_lua_push_json(lua_State *L, const char *text, size_t len)
+{
+    return lusty__lua_json_decode(L, text, len);
+}
+
 static int json_decode(lua_State *L)
 {
     size_t len;

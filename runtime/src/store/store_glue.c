@@ -17,6 +17,7 @@
 
 #include "lusty/alloc.h"
 #include "lusty/log.h"
+#include "lusty/lua_host.h"
 #include "lusty/lua_task.h"
 #include "lusty/store.h"
 
@@ -209,10 +210,18 @@ static int run_resume(lua_State *L, void *data)
     run_t *r = data;
     int n = 0;
     if (L) {
-        if (r->status == LUSTY__STORE_OK) {
+        const char *answer = r->answer ? r->answer : "null";
+        if (r->status == LUSTY__STORE_OK && lusty_lua_push_json(L, answer, strlen(answer)) == 0) {
+            /* The answer decoded here: no Lua string made of its text. */
             lua_pushboolean(L, 1);
-            lua_pushstring(L, r->answer ? r->answer : "null");
+            lua_insert(L, -2);
             n = 2;
+        } else if (r->status == LUSTY__STORE_OK) {
+            lua_pushboolean(L, 0);
+            lua_pushliteral(L, "failed");
+            lua_pushfstring(L, "the answer is not JSON: %s", lua_tostring(L, -3));
+            lua_remove(L, -4);
+            n = 3;
         } else {
             lua_pushboolean(L, 0);
             lua_pushstring(L, status_name(r->status));

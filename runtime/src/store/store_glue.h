@@ -11,8 +11,10 @@ typedef struct lua_State lua_State;
  * same handle in every thread. Nothing is opened yet. */
 int lusty__store_l_open(lua_State *L);
 
-/* native.store_run(handle, collection, op_json) -> true, answer_json
- *                                              | false, status, message
+/* native.store_run(handle, collection, op_json, reads) -> true, answer
+ *                                                     | false, status, message
+ * `answer` is the backend's JSON answer decoded; `reads`: the operation
+ * changes nothing (get, options), so it may share a snapshot with others.
  * Waits (the calling task only) while the operation runs on the thread
  * pool, opening the backend first when it is not open. `status` is
  * "invalid", "unavailable", "locked", "full" or "failed". */

@@ -132,7 +132,9 @@ local function handler(payload)
   local collection = config.collection or payload.collection
   local method = payload.method
   if type(method) == 'string' then method = method:lower() end
-  if type(collection) ~= 'string' or not collection:find('^[%w_.-]+$') or #collection > 120 then
+  -- A collection with a handle was checked when it got it.
+  if not handles[collection] and (type(collection) ~= 'string'
+      or not collection:find('^[%w_.-]+$') or #collection > 120) then
     raise(nil, tostring(collection), 'invalid',
       'a collection name is 1 to 120 letters, digits, _, . and -')
   end
@@ -155,7 +157,7 @@ local function handler(payload)
   -- them in one read transaction).
   local done, answer, message = run(handle, collection, encoded, method == 'get' or method == 'options')
   if not done then raise(backend, collection, answer, message) end
-  return cjson.decode(answer)
+  return answer
 end
 
 return { handler = handler }
