@@ -181,6 +181,64 @@ time.sleep(30)
     stop_server
 }
 
+@test "store: writes that come together while the file is locked wait one busy timeout, not one each" {
+    python3 - "$APP/lusty.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+m = json.load(open(p))
+m["store"]["busy_timeout_ms"] = 1000
+json.dump(m, open(p, "w"), indent=2)
+PY
+    start_server_in "$APP"
+    run -0 post "before"
+    python3 -c '
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN EXCLUSIVE")
+open(sys.argv[2], "w").close()
+time.sleep(30)
+' "$APP/data/store.sqlite3" "$BATS_TEST_TMPDIR/locked" &
+    LOCKER_PID=$!
+    for _ in $(seq 100); do
+        [ -f "$BATS_TEST_TMPDIR/locked" ] && break
+        sleep 0.05
+    done
+    # Eight POSTs sent at once on eight open connections: they reach the
+    # worker in one turn of its loop, so their writes go to SQLite as one
+    # batch. Each is refused; one after the other, the last would wait
+    # eight busy timeouts (8 s).
+    run -0 python3 - "$PORT" <<'PY'
+import json, socket, sys, time
+port = int(sys.argv[1])
+body = json.dumps({"name": "during"}).encode()
+req = (b"POST /users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+       b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)) + body
+conns = [socket.create_connection(("127.0.0.1", port), timeout=20) for _ in range(8)]
+start = time.time()
+for c in conns:
+    c.sendall(req)
+statuses = []
+for c in conns:
+    data = b""
+    while True:
+        chunk = c.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    statuses.append(data.split(b" ", 2)[1].decode())
+print(" ".join(statuses))
+print("slow" if time.time() - start > 4 else "fast")
+PY
+    assert_line --index 0 '503 503 503 503 503 503 503 503'
+    assert_line --index 1 'fast'
+    kill "$LOCKER_PID"
+    wait "$LOCKER_PID" || true
+    LOCKER_PID=
+    run -0 post "after"
+    assert_output --regexp '^201 '
+    stop_server
+}
+
 @test "store: a full disk fails the write with a clear error and leaves the file intact" {
     local mnt="$BATS_TEST_TMPDIR/small"
     mkdir -p "$mnt"

@@ -179,8 +179,19 @@ static void run_work(void *data)
  * next to each other share one read transaction. */
 static void run_batch(void **items, unsigned n)
 {
+    const run_t *locked = NULL; /* the write that found the store locked */
     for (unsigned i = 0; i < n;) {
         run_t *r = items[i];
+        /* A write after one that waited out the busy timeout fails as it
+         * did: waiting again, once per write of the batch, would make the
+         * last of 32 wait 32 timeouts. (Reads are not held up by a writer:
+         * SQLite's write-ahead log.) */
+        if (locked && !r->reads) {
+            r->status = locked->status;
+            r->answer = lusty_strdup(locked->answer ? locked->answer : "locked");
+            i++;
+            continue;
+        }
         unsigned end = i + 1;
         while (r->reads && end < n && ((run_t *)items[end])->reads)
             end++;
@@ -193,6 +204,8 @@ static void run_batch(void **items, unsigned n)
             run_work(items[j]);
         if (held)
             be->hold_reads(be, false);
+        if (!r->reads && r->status == LUSTY__STORE_LOCKED)
+            locked = r;
         i = end;
     }
 }
