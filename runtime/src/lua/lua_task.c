@@ -555,14 +555,9 @@ int lusty_lua_wait_work_batched(lua_State *L, lusty_lua_batch_cb run, const void
     if (b && (b->run != run || b->key != key || b->n == BATCH_MAX))
         send_batch(S);
     if (!S->batch) {
-        if (S->spare_batch) {
-            S->batch = S->spare_batch;
-            S->spare_batch = NULL;
-            S->batch->n = 0;
-        } else {
-            S->batch = lusty_malloc(sizeof *S->batch);
-            S->batch->n = 0;
-        }
+        S->batch = S->spare_batch ? S->spare_batch : lusty_malloc(sizeof *S->batch);
+        S->spare_batch = NULL;
+        S->batch->n = 0;
         S->batch->run = run;
         S->batch->key = key;
         if (!S->batches_out) {
