@@ -42,6 +42,25 @@ post() {
     fi
 }
 
+# Another process takes the store's write lock and keeps it (30 s at
+# most, or until LOCKER_PID is killed).
+lock_store() {
+    python3 -c '
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN EXCLUSIVE")
+open(sys.argv[2], "w").close()
+time.sleep(30)
+' "$APP/data/store.sqlite3" "$BATS_TEST_TMPDIR/locked" &
+    LOCKER_PID=$!
+    for _ in $(seq 100); do
+        [ -f "$BATS_TEST_TMPDIR/locked" ] && return 0
+        sleep 0.05
+    done
+    echo "the store was not locked" >&2
+    return 1
+}
+
 # status URL_PATH: the status of a GET.
 status() {
     curl -s --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT$1"
@@ -144,20 +163,7 @@ PY
     run -0 post "before"
     assert_output --regexp '^201 '
 
-    # Another process takes the write lock and keeps it (at most 30 s).
-    python3 -c '
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None)
-db.execute("BEGIN EXCLUSIVE")
-open(sys.argv[2], "w").close()
-time.sleep(30)
-' "$APP/data/store.sqlite3" "$BATS_TEST_TMPDIR/locked" &
-    LOCKER_PID=$!
-    for _ in $(seq 100); do
-        [ -f "$BATS_TEST_TMPDIR/locked" ] && break
-        sleep 0.05
-    done
-    [ -f "$BATS_TEST_TMPDIR/locked" ]
+    lock_store
 
     for i in 1 2 3; do
         run -0 curl -s --max-time 10 -w '\n%{http_code}' -H 'Content-Type: application/json' \
@@ -191,18 +197,7 @@ json.dump(m, open(p, "w"), indent=2)
 PY
     start_server_in "$APP"
     run -0 post "before"
-    python3 -c '
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None)
-db.execute("BEGIN EXCLUSIVE")
-open(sys.argv[2], "w").close()
-time.sleep(30)
-' "$APP/data/store.sqlite3" "$BATS_TEST_TMPDIR/locked" &
-    LOCKER_PID=$!
-    for _ in $(seq 100); do
-        [ -f "$BATS_TEST_TMPDIR/locked" ] && break
-        sleep 0.05
-    done
+    lock_store
     # Eight POSTs sent at once on eight open connections: they reach the
     # worker in one turn of its loop, so their writes go to SQLite as one
     # batch. Each is refused; one after the other, the last would wait
