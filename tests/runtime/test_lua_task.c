@@ -463,6 +463,35 @@ static void test_batch_waits_for_the_one_in_the_pool(void **state)
     uv_sem_destroy(&ran);
 }
 
+/* A host freed while one batch is in the pool and the next waits for it:
+ * the one in the pool comes back to no host, its tasks were cancelled (no
+ * done call), and nothing leaks or is used after it is freed (ASan). */
+static void test_host_freed_with_a_batch_in_the_pool(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    lusty_lua_host_t *h = new_host(&loop, NULL, 0);
+    lua_State *L = lusty_lua_host_state(h);
+    lua_pushcfunction(L, l_gated);
+    lua_setglobal(L, "gated");
+    uv_sem_t gate;
+    uv_sem_init(&gate, 0);
+    memset(gated_items, 0, sizeof gated_items);
+    gated_items[0].gate = &gate;
+    done_t d[2] = {{0}};
+    start(h, "gated(0) return 'a'", 0, &d[0]);
+    uv_run(&loop, UV_RUN_NOWAIT); /* sent, held at the gate */
+    start(h, "gated(1) return 'b'", 0, &d[1]);
+    uv_run(&loop, UV_RUN_NOWAIT); /* b waits for a */
+    lusty_lua_host_free(h);
+    uv_sem_post(&gate);
+    close_loop(&loop); /* a comes back */
+    assert_int_equal(d[0].calls, 0);
+    assert_int_equal(d[1].calls, 0);
+    uv_sem_destroy(&gate);
+}
+
 /* ---- the budget ---- */
 
 static char *write_project(const char *config, const char *handler)
@@ -541,6 +570,7 @@ int main(void)
         cmocka_unit_test(test_wait_work),
         cmocka_unit_test(test_wait_work_batched),
         cmocka_unit_test(test_batch_waits_for_the_one_in_the_pool),
+        cmocka_unit_test(test_host_freed_with_a_batch_in_the_pool),
         cmocka_unit_test(test_budget_stops_compiled_loop),
         cmocka_unit_test(test_budget_stops_loading),
     };
