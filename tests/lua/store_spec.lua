@@ -468,6 +468,16 @@ describe('the store (' .. BACKEND .. ')', function()
       expectError('_id cannot be changed', c.patch, { name = 'a' }, { ['$set'] = { _id = 'other' } })
       local err = expectError('collection', store['bad name!'].get, {})
       assert.are.equal(400, err.status)
+      -- The backends cannot hold a NUL byte in a string: refused, never cut
+      -- short (stored shorter, or matching the text before it).
+      err = expectError('a string with a NUL byte', c.post, { name = 'a\0b' })
+      assert.are.equal(400, err.status)
+      expectError('a string with a NUL byte', c.get, { name = 'a\0' })
+      expectError('a string with a NUL byte', c.patch, { name = 'a' }, { ['k\0'] = 1 })
+      -- A backslash before u0000 is text, not a NUL.
+      local id = c.post({ name = 'back\\u0000slash' })._id
+      assert.are.equal('back\\u0000slash', c.get({ _id = id })[1].name)
+      c.delete({ _id = id })
     end)
 
     it('leaves the data as it was after an error', function()
