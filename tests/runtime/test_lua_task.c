@@ -396,6 +396,18 @@ static int l_gated(lua_State *L)
     return lusty_lua_wait_work_batched(L, gated_run, NULL, gated_resume, g);
 }
 
+/* A host on `loop` with `gated` as a global, and no gated work seen yet. */
+static lusty_lua_host_t *gated_host(uv_loop_t *loop)
+{
+    lusty_lua_host_t *h = new_host(loop, NULL, 0);
+    lua_State *L = lusty_lua_host_state(h);
+    lua_pushcfunction(L, l_gated);
+    lua_setglobal(L, "gated");
+    memset(gated_items, 0, sizeof gated_items);
+    ngated = 0;
+    return h;
+}
+
 /* While a batch is in the pool, the next one waits for it to come back
  * (gathering what more is asked for meanwhile), and is sent as it comes
  * back; but it waits 2 ms at most, so that slow work does not hold it up:
@@ -406,20 +418,15 @@ static void test_batch_waits_for_the_one_in_the_pool(void **state)
     (void)state;
     uv_loop_t loop;
     uv_loop_init(&loop);
-    lusty_lua_host_t *h = new_host(&loop, NULL, 0);
-    lua_State *L = lusty_lua_host_state(h);
-    lua_pushcfunction(L, l_gated);
-    lua_setglobal(L, "gated");
+    lusty_lua_host_t *h = gated_host(&loop);
     uv_sem_t gate, ran;
     uv_sem_init(&gate, 0);
     uv_sem_init(&ran, 0);
-    memset(gated_items, 0, sizeof gated_items);
-    ngated = 0;
 
     /* 1. What is asked for while a batch is in the pool waits (the loop's
      * clock says less than 2 ms passed: checked when the test was not
      * held up itself), gathers more, and goes as one batch. */
-    lusty__lua_t *S = lusty__lua_state(L);
+    lusty__lua_t *S = lusty__lua_state(lusty_lua_host_state(h));
     gated_items[0] = (gated_t){.gate = &gate, .ran = &ran};
     done_t d[3] = {{0}};
     start(h, "gated(0) return 'a'", 0, &d[0]);
@@ -471,13 +478,9 @@ static void test_host_freed_with_a_batch_in_the_pool(void **state)
     (void)state;
     uv_loop_t loop;
     uv_loop_init(&loop);
-    lusty_lua_host_t *h = new_host(&loop, NULL, 0);
-    lua_State *L = lusty_lua_host_state(h);
-    lua_pushcfunction(L, l_gated);
-    lua_setglobal(L, "gated");
+    lusty_lua_host_t *h = gated_host(&loop);
     uv_sem_t gate;
     uv_sem_init(&gate, 0);
-    memset(gated_items, 0, sizeof gated_items);
     gated_items[0].gate = &gate;
     done_t d[2] = {{0}};
     start(h, "gated(0) return 'a'", 0, &d[0]);
