@@ -61,6 +61,13 @@ time.sleep(30)
     return 1
 }
 
+# Ends lock_store's lock.
+unlock_store() {
+    kill "$LOCKER_PID"
+    wait "$LOCKER_PID" || true
+    LOCKER_PID=
+}
+
 # status URL_PATH: the status of a GET.
 status() {
     curl -s --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT$1"
@@ -152,13 +159,7 @@ PY
 }
 
 @test "store: a file locked by another process answers 503, says so once, and recovers" {
-    python3 - "$APP/lusty.json" <<'PY'
-import json, sys
-p = sys.argv[1]
-m = json.load(open(p))
-m["store"]["busy_timeout_ms"] = 200
-json.dump(m, open(p, "w"), indent=2)
-PY
+    json_edit "$APP/lusty.json" 'd["store"]["busy_timeout_ms"] = 200'
     start_server_in "$APP"
     run -0 post "before"
     assert_output --regexp '^201 '
@@ -178,9 +179,7 @@ PY
     wait_for_lines "$BATS_TEST_TMPDIR/err" "store: sqlite 'users': .*locked"
     [ "$(grep -c "store: sqlite 'users'" "$BATS_TEST_TMPDIR/err")" -eq 1 ]
 
-    kill "$LOCKER_PID"
-    wait "$LOCKER_PID" || true
-    LOCKER_PID=
+    unlock_store
     run -0 post "after"
     assert_output --regexp '^201 '
     wait_for_lines "$BATS_TEST_TMPDIR/err" 'store: sqlite answers again'
@@ -188,13 +187,7 @@ PY
 }
 
 @test "store: writes that come together while the file is locked wait one busy timeout, not one each" {
-    python3 - "$APP/lusty.json" <<'PY'
-import json, sys
-p = sys.argv[1]
-m = json.load(open(p))
-m["store"]["busy_timeout_ms"] = 1000
-json.dump(m, open(p, "w"), indent=2)
-PY
+    json_edit "$APP/lusty.json" 'd["store"]["busy_timeout_ms"] = 1000'
     start_server_in "$APP"
     run -0 post "before"
     lock_store
@@ -226,9 +219,7 @@ print("slow" if time.time() - start > 4 else "fast")
 PY
     assert_line --index 0 '503 503 503 503 503 503 503 503'
     assert_line --index 1 'fast'
-    kill "$LOCKER_PID"
-    wait "$LOCKER_PID" || true
-    LOCKER_PID=
+    unlock_store
     run -0 post "after"
     assert_output --regexp '^201 '
     stop_server
@@ -240,12 +231,7 @@ PY
     mount -t tmpfs -o size=4m tmpfs "$mnt" 2>/dev/null ||
         skip "cannot mount a small tmpfs here (needs root with CAP_SYS_ADMIN)"
     MOUNTED=$mnt
-    python3 - "$APP/lusty.json" "$mnt/store.sqlite3" <<'PY'
-import json, sys
-m = json.load(open(sys.argv[1]))
-m["store"]["path"] = sys.argv[2]
-json.dump(m, open(sys.argv[1], "w"), indent=2)
-PY
+    json_edit "$APP/lusty.json" "d['store']['path'] = '$mnt/store.sqlite3'"
     cat >"$APP/full.lua" <<'LUA'
 local docs = lusty.context.store.docs
 local mnt = ...
@@ -270,12 +256,7 @@ LUA
 }
 
 @test "store: indexes declared in lusty.json are made when the store opens and serve queries" {
-    python3 - "$APP/lusty.json" <<'PY'
-import json, sys
-m = json.load(open(sys.argv[1]))
-m["store"]["indexes"] = {"users": ["email", "address.city"]}
-json.dump(m, open(sys.argv[1], "w"), indent=2)
-PY
+    json_edit "$APP/lusty.json" 'd["store"]["indexes"] = {"users": ["email", "address.city"]}'
     cd "$APP"
     run -0 --separate-stderr "$LUSTY_BIN" exec -e '
 local users = lusty.context.store.users
