@@ -94,22 +94,19 @@ function ngx.say(...)
   return 1
 end
 
--- Sends the status, headers and what was printed so far.
-function ngx.flush()
-  local ctx, res = response('ngx.flush')
+-- Sends the status, headers and what was printed so far, for `name`.
+local function sendHead(name)
+  local ctx, res = response(name)
   state(ctx).headersSent = true
   res.flush()
   return 1
 end
 
+function ngx.flush() return sendHead('ngx.flush') end
+
 -- Sends the status and headers now (with what was printed so far: the
 -- server writes them together).
-function ngx.send_headers()
-  local ctx, res = response('ngx.send_headers')
-  state(ctx).headersSent = true
-  res.flush()
-  return 1
-end
+function ngx.send_headers() return sendHead('ngx.send_headers') end
 
 -- The response is complete: later output is dropped (the handler itself
 -- goes on running, as in OpenResty).
