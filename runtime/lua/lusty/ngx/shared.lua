@@ -6,8 +6,6 @@
 -- that every worker thread sees (runtime/src/lua/lua_shdict.c). The
 -- declarations are read on the first use of ngx.shared in a host.
 local shdict = require 'lusty.ngx.shdict'
-local native = require 'lusty.native'
-local cjson = require 'cjson'
 
 local type, tostring, tonumber, error, setmetatable, rawset, pairs =
   type, tostring, tonumber, error, setmetatable, rawset, pairs
@@ -23,13 +21,7 @@ local function bytes(v)
 end
 
 local function declared()
-  local root = native.root()
-  local f = root and io.open(root .. '/lusty.json', 'rb')
-  if not f then return {} end
-  local text = f:read('*a')
-  f:close()
-  local ok, doc = pcall(cjson.decode, text)
-  local dicts = ok and type(doc) == 'table' and doc.shared_dict
+  local dicts = require('lusty.manifest').shared_dict
   return type(dicts) == 'table' and dicts or {}
 end
 

@@ -63,16 +63,7 @@ local function object(v)
   return type(v) == 'table' and v or {}
 end
 
-local function readManifest()
-  local f = io.open(root .. '/lusty.json', 'rb')
-  if not f then return {} end
-  local text = f:read('*a')
-  f:close()
-  local ok, manifest = pcall(cjson.decode, text)
-  return ok and object(manifest) or {}
-end
-
-local manifest = readManifest()
+local manifest = require 'lusty.manifest'
 
 -- JSON with sorted keys, so that equal settings give equal text (the C
 -- side shares one backend per backend name and settings text).
