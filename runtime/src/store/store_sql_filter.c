@@ -181,6 +181,18 @@ static const char *cmp_sql(test_t t)
     }
 }
 
+/* "<type at `at`><type_test> AND <value at `at`><comparison>": a
+ * comparison with a value of one JSON type, up to the value's parameter,
+ * which the caller adds. */
+static void put_typed_cmp(lusty__store_sql_t *q, const at_t *at, const char *type_test, test_t t)
+{
+    put_type(q, at);
+    put(q, type_test);
+    put(q, " AND ");
+    put_value(q, at);
+    put(q, cmp_sql(t));
+}
+
 static void put_cond(lusty__store_sql_t *q, const at_t *at, const cond_t *c)
 {
     const cJSON *v = c->value;
@@ -197,22 +209,13 @@ static void put_cond(lusty__store_sql_t *q, const at_t *at, const cond_t *c)
         return;
     }
     if (cJSON_IsString(v)) {
-        put_type(q, at);
-        put(q, " = 'text' AND ");
-        put_value(q, at);
-        put(q, cmp_sql(c->test));
+        put_typed_cmp(q, at, " = 'text'", c->test);
         lusty__store_sql_text(q, v->valuestring, strlen(v->valuestring));
     } else if (cJSON_IsNumber(v)) {
-        put_type(q, at);
-        put(q, " IN ('integer', 'real') AND ");
-        put_value(q, at);
-        put(q, cmp_sql(c->test));
+        put_typed_cmp(q, at, " IN ('integer', 'real')", c->test);
         sql_number(q, v->valuedouble);
     } else if (cJSON_IsBool(v)) {
-        put_type(q, at);
-        put(q, " IN ('true', 'false') AND ");
-        put_value(q, at);
-        put(q, cmp_sql(c->test));
+        put_typed_cmp(q, at, " IN ('true', 'false')", c->test);
         lusty__store_sql_int(q, cJSON_IsTrue(v) ? 1 : 0);
     } else if (cJSON_IsNull(v)) {
         /* null is only equal to null: $gte/$lte null match it, $gt/$lt
@@ -224,10 +227,7 @@ static void put_cond(lusty__store_sql_t *q, const at_t *at, const cond_t *c)
             put(q, "0");
         }
     } else if (c->test == OP_EQ) {
-        put_type(q, at);
-        put(q, cJSON_IsArray(v) ? " = 'array' AND " : " = 'object' AND ");
-        put_value(q, at);
-        put(q, " = ");
+        put_typed_cmp(q, at, cJSON_IsArray(v) ? " = 'array'" : " = 'object'", OP_EQ);
         lusty__store_sql_text_owned(q, json_text(v));
     } else {
         lusty__store_sql_fail(q, "a range operator compares numbers, strings or booleans, "
