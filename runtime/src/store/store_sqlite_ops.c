@@ -104,7 +104,7 @@ static bool insert(lusty__sqlite_run_t *r, cJSON *doc, const char *text)
     lusty__store_sql_t q;
     lusty__store_sql_init(&q, NULL);
     lusty_buf_printf(&q.sql, "INSERT INTO \"%s\" (id, doc) VALUES (", r->collection);
-    lusty__store_sql_text_owned(&q, lusty_strdup(id));
+    lusty__store_sql_text(&q, id, strlen(id)); /* freed after q */
     lusty_buf_puts(&q.sql, ", ");
     lusty__store_sql_text(&q, text, strlen(text));
     lusty_buf_puts(&q.sql, ")");
