@@ -343,8 +343,7 @@ static lusty__store_status_t sqlite_run(lusty__store_backend_t *self, const char
         r.c = get_conn(b, &err, &rc);
         if (!r.c) {
             r.status = status_of(rc);
-            r.error = strdup(err);
-            lusty_free(err);
+            r.error = err;
         } else {
             /* A write never joins a held read transaction: that ends
              * first (see sqlite_hold_reads). */
