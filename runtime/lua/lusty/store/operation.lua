@@ -152,6 +152,13 @@ local function convertSort(s)
     end
     out[#out + 1] = { field, dir }
   end
+  -- A table's keys have no order: they are taken by name.
+  local function addByName(t)
+    local keys = {}
+    for k in pairs(t) do keys[#keys + 1] = k end
+    sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+    for _, k in ipairs(keys) do add(k, t[k]) end
+  end
   if type(s) == 'string' then
     add(s, 1)
   elseif type(s) ~= 'table' then
@@ -161,20 +168,13 @@ local function convertSort(s)
       if type(pair) == 'table' and pair[1] ~= nil then
         add(pair[1], pair[2])
       elseif type(pair) == 'table' then
-        local keys = {}
-        for k in pairs(pair) do keys[#keys + 1] = k end
-        sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-        for _, k in ipairs(keys) do add(k, pair[k]) end
+        addByName(pair)
       else
         add(pair, 1)
       end
     end
   else
-    -- A table's keys have no order: sort them by name.
-    local keys = {}
-    for k in pairs(s) do keys[#keys + 1] = k end
-    sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-    for _, k in ipairs(keys) do add(k, s[k]) end
+    addByName(s)
   end
   return out
 end
