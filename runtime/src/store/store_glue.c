@@ -246,22 +246,6 @@ static int run_resume(lua_State *L, void *data)
     return n;
 }
 
-/* Whether JSON text holds a \u0000 escape: a NUL byte in a string. The
- * backends read operations with cJSON, whose strings end at a NUL, so
- * such a string would be cut short: stored shorter, or matched as another
- * value. */
-static bool has_nul_escape(const char *s, size_t len)
-{
-    const char *end = s + len;
-    for (const char *p = s; (p = memchr(p, '\\', (size_t)(end - p))) != NULL; p += 2) {
-        if (end - p >= 6 && memcmp(p + 1, "u0000", 5) == 0)
-            return true;
-        if (end - p < 2)
-            break;
-    }
-    return false;
-}
-
 int lusty__store_l_run(lua_State *L)
 {
     lua_Integer handle = luaL_checkinteger(L, 1);
@@ -271,12 +255,6 @@ int lusty__store_l_run(lua_State *L)
     slot_t *s = handle > 0 ? slot_at((size_t)handle) : NULL;
     if (!s)
         return luaL_error(L, "store_run: bad backend handle");
-    if (has_nul_escape(op, len)) {
-        lua_pushboolean(L, 0);
-        lua_pushliteral(L, "invalid");
-        lua_pushliteral(L, "a string with a NUL byte (\\0) cannot be stored or searched for");
-        return 3;
-    }
     run_t *r = lusty_calloc(1, sizeof *r);
     r->slot = s;
     r->collection = lusty_strdup(collection);

@@ -294,6 +294,23 @@ bool lusty__sqlite_have_table(lusty__sqlite_run_t *r, bool create, bool *exists)
     return true;
 }
 
+/* Whether JSON text holds a \u0000 escape: a NUL byte in a string. This
+ * backend reads operations and documents with cJSON, whose strings end at
+ * a NUL, so such a string would be cut short: stored shorter, or matched
+ * as another value. It is refused. (MongoDB's backend keeps NULs: see
+ * store_bson.c.) */
+static bool has_nul_escape(const char *s, size_t len)
+{
+    const char *end = s + len;
+    for (const char *p = s; (p = memchr(p, '\\', (size_t)(end - p))) != NULL; p += 2) {
+        if (end - p >= 6 && memcmp(p + 1, "u0000", 5) == 0)
+            return true;
+        if (end - p < 2)
+            break;
+    }
+    return false;
+}
+
 /* Reads asked for together run in one read transaction: BEGIN is
  * deferred, so the first read takes the snapshot and the locks, once for
  * all. Only on a thread whose connection is open (the first operation
@@ -325,6 +342,9 @@ static lusty__store_status_t sqlite_run(lusty__store_backend_t *self, const char
     lusty__sqlite_method_fn fn = NULL;
     if (!cJSON_IsObject(op)) {
         lusty__sqlite_fail(&r, LUSTY__STORE_INVALID, "the operation is not a JSON object");
+    } else if (has_nul_escape(op_json, op_len)) {
+        lusty__sqlite_fail(&r, LUSTY__STORE_INVALID,
+                           "a string with a NUL byte (\\0) cannot be stored or searched for on SQLite");
     } else if (!cJSON_IsString(coll) || !lusty__store_collection_ok(coll->valuestring)) {
         lusty__sqlite_fail(&r, LUSTY__STORE_INVALID, "bad collection name");
     } else {
