@@ -85,8 +85,6 @@ static int r_send(lua_State *L)
     return 0;
 }
 
-/* Sets the status and headers of the response table at `idx` on the HTTP
- * response; returns the status used. */
 /* Notes what a response header says of the body: HTML, encoded (for the
  * live reload script, which only goes into plain HTML). */
 static void note_content(const char *name, const char *value, bool *html, bool *encoded)
@@ -97,6 +95,8 @@ static void note_content(const char *name, const char *value, bool *html, bool *
         *encoded = strcasecmp(value, "identity") != 0;
 }
 
+/* Sets the status and headers of the response table at `idx` on the HTTP
+ * response; returns the status used. */
 static int apply_head(lusty__app_req_t *r, lua_State *L, int idx)
 {
     int status = 200;
@@ -252,8 +252,6 @@ static bool error_at(lua_State *L, int ctx, int i, const char **message, const c
     return true;
 }
 
-/* Whether the response table at `rs` says its body is HTML (and not
- * compressed), read raw: header names in any case. */
 /* Development: an HTML page the handlers sent in one piece to a browser
  * (Accept lists text/html) gets the live reload script; a streamed one
  * does not (its end may be out already), nor one for curl or a script. */
