@@ -210,6 +210,10 @@ void lusty__http_conns_touch(lusty__http_worker_t *w, lusty__http_conn_t *c);
  * the address is unknown). */
 size_t lusty__http_addr_add(lusty__http_worker_t *w, lusty__http_conn_t *c);
 void lusty__http_addr_remove(lusty__http_worker_t *w, lusty__http_conn_t *c);
+/* The client's address of `c` as a key: its family (AF_INET, AF_INET6),
+ * then its bytes. From its count when it has one (no system call), else
+ * from the socket; false when it cannot be had. */
+bool lusty__http_addr_key(lusty__http_conn_t *c, unsigned char key[17]);
 void lusty__http_addr_table_free(lusty__http_worker_t *w);
 /* The connection that can be closed at the least loss (the longest
  * waiting for a request), of address `addr` when not NULL, never `spare`

@@ -209,14 +209,10 @@ const char *lusty_http_response_peer(const lusty_http_response_t *res)
         strcpy(c->peer, "127.0.0.1");
         return c->peer;
     }
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
-        return NULL;
-    const void *a = ss.ss_family == AF_INET6
-                        ? (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
-                        : (const void *)&((struct sockaddr_in *)&ss)->sin_addr;
-    if (!inet_ntop(ss.ss_family, a, c->peer, sizeof(c->peer)))
+    /* The address the connection was counted under at accept: asking the
+     * socket again would cost a system call per connection. */
+    unsigned char key[17];
+    if (!lusty__http_addr_key(c, key) || !inet_ntop(key[0], key + 1, c->peer, sizeof(c->peer)))
         return NULL;
     /* An IPv4 client of an IPv6 socket, as the address it really is. */
     if (strncmp(c->peer, "::ffff:", 7) == 0 && strchr(c->peer + 7, '.'))

@@ -72,6 +72,15 @@ static bool addr_key(lusty__http_conn_t *c, unsigned char key[17])
     return true;
 }
 
+bool lusty__http_addr_key(lusty__http_conn_t *c, unsigned char key[17])
+{
+    if (c->addr) {
+        memcpy(key, c->addr->key, sizeof c->addr->key);
+        return true;
+    }
+    return addr_key(c, key);
+}
+
 static size_t addr_hash(const unsigned char key[17])
 {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
