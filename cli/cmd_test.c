@@ -3,6 +3,7 @@
  * request() helper through the pipeline (runtime/lua/lusty/test.lua). */
 #include "cmd.h"
 #include "error.h"
+#include "fs.h"
 #include "host.h"
 #include "lusty/alloc.h"
 #include "lusty/error.h"
@@ -10,7 +11,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 enum { OPT_FILTER = 1, OPT_JSON, OPT_TAP };
@@ -36,12 +36,6 @@ const cli_cmd_info_t cmd_test_info = {
     .options = options,
     .args = "file",
 };
-
-static bool is_dir(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 int cmd_test(int argc, char **argv)
 {
@@ -73,7 +67,7 @@ int cmd_test(int argc, char **argv)
     if (p.nargs == 0) {
         char *spec = lusty_asprintf("%s/spec", root);
         char *test = lusty_asprintf("%s/test", root);
-        specs = is_dir(spec) ? spec : is_dir(test) ? test : NULL;
+        specs = cli_is_dir(spec) ? spec : cli_is_dir(test) ? test : NULL;
         if (specs != spec)
             lusty_free(spec);
         if (specs != test)
