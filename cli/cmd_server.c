@@ -92,8 +92,6 @@ const cli_cmd_info_t cmd_server_info = {
     .args = "dir",
 };
 
-#define MAX_WORKERS 256
-
 typedef struct {
     const char *dir;
     const char *host, *port, *workers, *log_format, *budget, *env, *access_log;
@@ -408,13 +406,13 @@ static generation_t *generation_load(server_ctx_t *ctx, int *rc)
     g->reload = !a->no_reload && !g->production;
     g->workers = 0;
     if (a->workers)
-        cli_parse_int(a->workers, 1, MAX_WORKERS, &g->workers);
+        cli_parse_int(a->workers, 1, CLI_SERVER_MAX_WORKERS, &g->workers);
     if (!g->workers)
         g->workers = g->conf.workers;
     if (!g->workers)
         g->workers = g->production ? (long)uv_available_parallelism() : 1;
-    if (g->workers > MAX_WORKERS)
-        g->workers = MAX_WORKERS;
+    if (g->workers > CLI_SERVER_MAX_WORKERS)
+        g->workers = CLI_SERVER_MAX_WORKERS;
     const char *port = a->port ? a->port : getenv("LUSTY_PORT");
     g->port = g->conf.port;
     if (port && port[0])
@@ -683,8 +681,9 @@ static int run_server(const server_args_t *a)
         goto cleanup;
     }
     long n;
-    if (a->workers && !cli_parse_int(a->workers, 1, MAX_WORKERS, &n)) {
-        cli_error("invalid --workers '%s': use a number from 1 to %d", a->workers, MAX_WORKERS);
+    if (a->workers && !cli_parse_int(a->workers, 1, CLI_SERVER_MAX_WORKERS, &n)) {
+        cli_error("invalid --workers '%s': use a number from 1 to %d", a->workers,
+                  CLI_SERVER_MAX_WORKERS);
         rc = CLI_EXIT_USAGE;
         goto cleanup;
     }
