@@ -114,9 +114,7 @@ static int run(const char *dir, bool force, bool dry_run, bool quiet)
         char *path = cli_path_join(p->dir, files[i].path), *tmp = NULL;
         char *folder = lusty_strdup(path);
         *strrchr(folder, '/') = '\0';
-        cli_path_list_t created = {0};
-        int e = cli_mkdir_p(folder, 0755, &created);
-        cli_path_list_free(&created);
+        int e = cli_mkdir_p(folder, 0755, NULL);
         lusty_free(folder);
         if (!e)
             e = cli_write_temp(path, files[i].content, files[i].len, 0644, &tmp);

@@ -39,7 +39,7 @@ void cli_path_list_push(cli_path_list_t *list, const char *path);
 void cli_path_list_free(cli_path_list_t *list);
 
 /* mkdir -p, recording every folder it creates (outermost first) in
- * `created`. Returns 0 or an errno value. */
+ * `created` unless it is NULL. Returns 0 or an errno value. */
 int cli_mkdir_p(const char *path, mode_t mode, cli_path_list_t *created);
 
 /* rm -rf without following symbolic links; errors are ignored (it is used
